@@ -1,0 +1,123 @@
+/*
+ * Host configuration: the JSON config file (docs/config.md), read with
+ * jansson, or the embedded defaults when there is no file.
+ *
+ * Loading happens in two phases, because plugin settings can only be checked
+ * once the plugin's descriptor is known:
+ *   1. host_config_load(): parse, substitute ${ENV_VAR}, check every host key
+ *      and type, fill defaults. Plugin sections and sandbox profiles are kept
+ *      as JSON, only their shape (object, "plugin" key) checked.
+ *   2. host_config_plugin_settings() / host_config_profile_settings(): check a
+ *      plugin's section or a profile against the plugin's declared fields,
+ *      fill their defaults, and return the JSON the plugin receives.
+ *
+ * Every problem becomes a diagnostic with file, line, column and key path;
+ * an unknown key names the nearest known key. Thread: loop thread (or before
+ * the loop runs). Ownership: a host_config_t owns everything it points to.
+ */
+#ifndef AGENTD_HOST_CONFIG_H
+#define AGENTD_HOST_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <agentd/plugin.h>
+
+/* One problem found in a config file. */
+typedef struct host_diag {
+    char *file;     /* path of the config file, or "<defaults>" */
+    int line;       /* 1-based; 0 when unknown */
+    int column;     /* 1-based; 0 when unknown */
+    char *path;     /* key path, e.g. "plugins.settings.sandbox-docker.memory";
+                     * "" for the document itself */
+    char *message;  /* what is wrong and, where possible, the fix; never a
+                     * secret's value */
+} host_diag_t;
+
+typedef struct host_diags {
+    host_diag_t *items;
+    size_t count;
+    size_t cap;
+} host_diags_t;
+
+/* Append a diagnostic (message printf-style). Returns AGENTD_ECONFIG, or
+ * AGENTD_ENOMEM if it could not be recorded. */
+int host_diags_add(host_diags_t *d, const char *file, int line, int column,
+                   const char *path, const char *fmt, ...) AGENTD_PRINTF(6, 7);
+/* "FILE:LINE:COL: PATH: MESSAGE", one per line. */
+void host_diags_print(const host_diags_t *d, FILE *out);
+void host_diags_free(host_diags_t *d);
+
+typedef enum host_log_format {
+    HOST_LOG_FORMAT_AUTO = 0, /* text on a terminal, JSON lines otherwise */
+    HOST_LOG_FORMAT_TEXT = 1,
+    HOST_LOG_FORMAT_JSON = 2
+} host_log_format_t;
+
+/* Explicit limits; each is in the config's "limits" object. */
+typedef struct host_limits {
+    unsigned shutdown_timeout_ms;      /* graceful shutdown deadline: 10000 */
+    unsigned plugin_stop_timeout_ms;   /* per plugin's stop(): 5000 */
+    unsigned max_sessions;             /* open sessions at once: 64 */
+    unsigned session_timeout_minutes;  /* default per session, 1..240: 60 */
+    size_t max_message_bytes;          /* one API message: 1 MiB */
+    size_t max_config_bytes;           /* the config file itself: 4 MiB */
+} host_limits_t;
+
+typedef struct host_config {
+    char *source;              /* the file read, or "<defaults>" */
+    char *data_dir;            /* "./var" by default */
+    char *listen_address;      /* "127.0.0.1" */
+    int listen_port;           /* 7878 */
+    agentd_log_level_t log_level;   /* info */
+    host_log_format_t log_format;   /* auto */
+
+    char **plugin_dirs;        /* "plugins.dirs"; empty: the host's default */
+    size_t plugin_dir_count;
+    char **plugin_load;        /* "plugins.load": ids to load */
+    size_t plugin_load_count;  /* default: ["sandbox-seccomp"] */
+    int plugin_load_all;       /* "plugins.load": "*" */
+    int fatal_on_refusal;      /* "plugins.fatal_on_refusal": true */
+
+    char **profile_names;      /* "sandboxes" keys, in file order */
+    char **profile_plugins;    /* the "plugin" of each profile */
+    size_t profile_count;
+    char *default_sandbox;     /* "default_sandbox": "local" */
+
+    host_limits_t limits;
+
+    struct host_config_doc *doc; /* the parsed document with positions */
+} host_config_t;
+
+/* Read `path`, or the embedded defaults when path is NULL. On error returns
+ * AGENTD_ECONFIG (or AGENTD_ENOENT for a missing file, AGENTD_ENOMEM) with
+ * at least one diagnostic in `diags`; *out is then NULL. */
+int host_config_load(const char *path, host_config_t **out, host_diags_t *diags);
+
+/* Parse config text already in memory (tests, `config check -`); `name` is
+ * what diagnostics call the file. */
+int host_config_load_text(const char *text, size_t len, const char *name,
+                          host_config_t **out, host_diags_t *diags);
+
+void host_config_free(host_config_t *cfg);
+
+/* Phase 2: the plugin's section ("plugins.settings.<id>", {} when absent)
+ * checked against `fields` (stride: fields[0].size), defaults filled in.
+ * On success *json is malloc'd JSON text for the plugin's init; unknown
+ * keys, wrong types, out-of-range integers and missing required fields are
+ * diagnostics. */
+int host_config_plugin_settings(const host_config_t *cfg, const char *plugin_id,
+                                const agentd_config_field_t *fields, uint32_t count,
+                                char **json, host_diags_t *diags);
+
+/* Phase 2 for one sandbox profile ("sandboxes.<name>", without its
+ * "plugin" key). Errors as above; AGENTD_ENOENT if there is no such
+ * profile. */
+int host_config_profile_settings(const host_config_t *cfg, const char *profile,
+                                 const agentd_config_field_t *fields, uint32_t count,
+                                 char **json, host_diags_t *diags);
+
+/* The JSON text of the embedded defaults (`agentd config defaults`). */
+const char *host_config_default_text(void);
+
+#endif /* AGENTD_HOST_CONFIG_H */
