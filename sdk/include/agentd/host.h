@@ -92,7 +92,8 @@ typedef struct agentd_host_api {
     void (*log)(agentd_host_t *host, agentd_log_level_t level, const char *fmt, ...)
         AGENTD_PRINTF(3, 4);
 
-    /* minor 0: memory, accounted to the plugin. free(NULL) is a no-op. */
+    /* minor 0: memory for the plugin (today the C library's allocator; use
+     * these so the host can account for it later). free(NULL) is a no-op. */
     void *(*malloc)(agentd_host_t *host, size_t size);
     void *(*calloc)(agentd_host_t *host, size_t n, size_t size);
     void *(*realloc)(agentd_host_t *host, void *ptr, size_t size);

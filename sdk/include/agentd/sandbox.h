@@ -44,8 +44,9 @@ typedef struct agentd_sandbox_spec {
     const char *const *env;        /* minor 0: "K=V" passed to every exec, on
                                     * top of what the profile passes */
     const char *const *egress_allow; /* minor 0: "host:port" patterns the
-                                    * sandbox may reach ("*.example.com:443");
-                                    * NULL or empty: no network */
+                                    * sandbox may reach ("*.example.com:443"),
+                                    * NULL-terminated, on top of the profile's
+                                    * own allowlist; NULL: nothing added */
     const char *model_api_url;     /* minor 0: the model API base URL, always
                                     * reachable without being listed */
     uint64_t memory_bytes;         /* minor 0 */
