@@ -94,6 +94,14 @@ typedef struct host_config {
  * at least one diagnostic in `diags`; *out is then NULL. */
 int host_config_load(const char *path, host_config_t **out, host_diags_t *diags);
 
+/* As host_config_load, refusing a file larger than max_bytes before it is
+ * read (0: the default, 4 MiB; at most 64 MiB). host_config_load uses the
+ * default, since a file cannot raise its own limit before it is read; a
+ * reload should pass the running config's limits.max_config_bytes. Either
+ * way the file must also fit in the limits.max_config_bytes it sets. */
+int host_config_load_limited(const char *path, size_t max_bytes, host_config_t **out,
+                             host_diags_t *diags);
+
 /* Parse config text already in memory (tests, `config check -`); `name` is
  * what diagnostics call the file. */
 int host_config_load_text(const char *text, size_t len, const char *name,
