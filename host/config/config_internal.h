@@ -207,8 +207,9 @@ typedef struct cfg_int_key {
     const char *name;
     long long min, max, def;
 } cfg_int_key_t;
-extern const cfg_int_key_t cfg_limit_keys[];
-extern const size_t cfg_limit_key_count;
+/* "limits", in the order of host_limits_t. */
+#define CFG_LIMIT_KEY_COUNT 6
+extern const cfg_int_key_t cfg_limit_keys[CFG_LIMIT_KEY_COUNT];
 #define CFG_PORT_MIN 1
 #define CFG_PORT_MAX 65535
 

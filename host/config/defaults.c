@@ -41,7 +41,7 @@ const char cfg_default_text[] =
 
 /* "limits": name, allowed range, default. Order is the order of
  * host_limits_t and of the docs. */
-const cfg_int_key_t cfg_limit_keys[] = {
+const cfg_int_key_t cfg_limit_keys[CFG_LIMIT_KEY_COUNT] = {
     {"shutdown_timeout_ms", 100, 600000, 10000},
     {"plugin_stop_timeout_ms", 100, 600000, 5000},
     {"max_sessions", 1, 10000, 64},
@@ -49,7 +49,6 @@ const cfg_int_key_t cfg_limit_keys[] = {
     {"max_message_bytes", 1024, 64LL * 1024 * 1024, 1024 * 1024},
     {"max_config_bytes", 1024, 64LL * 1024 * 1024, 4 * 1024 * 1024},
 };
-const size_t cfg_limit_key_count = sizeof cfg_limit_keys / sizeof cfg_limit_keys[0];
 
 const char *host_config_default_text(void)
 {
