@@ -63,12 +63,12 @@ static json_t *plugin_json(const host_plugin_t *p)
     char abi[32] = "", status[1400];
     if (p->abi_major != 0 || p->has_descriptor)
         snprintf(abi, sizeof abi, "%u.%u", p->abi_major, p->abi_minor);
-    status_text(p, status, sizeof status);
+    const char *st = p->status == HOST_PLUGIN_REFUSED ? "refused" : status_text(p, status, sizeof status);
     json_t *o = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}", "file",
                           p->file, "id", p->id, "kind",
                           p->has_descriptor ? host_plugin_kind_name(p->kind) : NULL,
                           "version", p->version, "abi", abi[0] ? abi : NULL, "status",
-                          p->status == HOST_PLUGIN_REFUSED ? "refused" : status, "reason",
+                          st, "reason",
                           p->reason, "fix", p->fix, "limitations", p->limitations);
     if (o != NULL && has_fields(p)) {
         json_object_set_new(o, "fields",

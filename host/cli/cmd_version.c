@@ -25,6 +25,10 @@ int cli_cmd_version(int argc, char **argv, const cli_global_t *g)
 int cli_cmd_help(int argc, char **argv, const cli_global_t *g)
 {
     (void)g;
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: agentd help [COMMAND]\n\nLists the commands, or shows one command's help.\n");
+        return CLI_OK;
+    }
     if (argc >= 2) {
         for (const cli_command_t *c = cli_commands(); c->name != NULL; c++) {
             if (strcmp(c->name, argv[1]) == 0) {

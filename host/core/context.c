@@ -110,6 +110,9 @@ int host_ctx_init(host_ctx_t *ctx, host_config_t *cfg, FILE *log_out)
     if (uv_async_init(&ctx->loop, &ctx->post_async, on_post) != 0)
         goto fail_mu;
     ctx->post_async.data = ctx;
+    /* Posting keeps nothing alive by itself: the loop ends when no handle or
+     * request is active, as a plugin's own threads are its business. */
+    uv_unref((uv_handle_t *)&ctx->post_async);
     ctx->exe_dir = host_exe_dir();
     ctx->registry = host_registry_new(ctx);
     if (ctx->registry == NULL) {

@@ -80,7 +80,7 @@ class Daemon:
         if env:
             e.update(env)
         self.proc = subprocess.Popen([AGENTD, "--config", config, "serve"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, env=e)
         self.lines = []
 
@@ -102,11 +102,16 @@ class Daemon:
         self.proc.send_signal(sig)
 
     def finish(self, timeout=30):
-        rest_out, rest_err = self.proc.communicate(timeout=timeout)
-        self.lines += rest_err.splitlines()
+        """Waits for exit; returns the exit status. The rest of stderr is read
+        through the same buffered reader as wait_for's lines, so none is lost."""
+        self.proc.wait(timeout=timeout)
+        self.lines += self.proc.stderr.read().splitlines()
+        self.proc.stderr.close()
         return self.proc.returncode
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.communicate()
+            self.proc.wait()
+        if not self.proc.stderr.closed:
+            self.proc.stderr.close()

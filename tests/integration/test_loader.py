@@ -116,7 +116,8 @@ class LoaderTest(AgentdCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(listed, {})
         self.assertIn("no-such-dir", r.stderr)
-        self.assertIn('plugin "fixture-good" (plugins.load) was not found', r.stderr)
+        msgs = " ".join(l["msg"] for l in log_lines(r.stderr))
+        self.assertIn('plugin "fixture-good" (plugins.load) was not found', msgs)
 
     def test_stop_that_never_finishes_is_cut_off_by_the_deadline(self):
         d = self.plugin_dir("stop-hangs")

@@ -111,8 +111,11 @@ typedef struct agentd_host_api {
     void (*timer_close)(agentd_timer_t *timer);
 
     /* minor 0: run cb on the loop thread soon. Any thread. The only way a
-     * plugin's own threads reach the loop. Errors: AGENTD_ENOMEM,
-     * AGENTD_ESTATE (host has stopped: cb will not run). */
+     * plugin's own threads reach the loop. A pending post does not keep the
+     * loop alive by itself: while a plugin's thread owes the loop an answer,
+     * the plugin holds a timer, poll or process open (or uses queue_work).
+     * Errors: AGENTD_ENOMEM, AGENTD_ESTATE (host has stopped: cb will not
+     * run). */
     int (*post)(agentd_host_t *host, agentd_post_cb cb, void *ud);
 
     /* minor 0: run work_cb on the host's thread pool, then after_cb on the
