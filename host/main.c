@@ -8,6 +8,7 @@ static const cli_command_t commands[] = {
     {"plugins", cli_cmd_plugins, "list plugins found, loaded or refused (and why)"},
     {"config", cli_cmd_config, "check a configuration file, or print the defaults"},
     {"sandbox", cli_cmd_sandbox, "run a command in a fresh sandbox of a profile"},
+    {"secret", cli_cmd_secret, "set, list, remove secrets; rotate the master key"},
     {"version", cli_cmd_version, "print the version"},
     {"help", cli_cmd_help, "show help for agentd or a command"},
     {NULL, NULL, NULL},

@@ -1,0 +1,99 @@
+/*
+ * The durable event log. Every event of every session is appended here
+ * first; it gets the session's next sequence number (gapless, from 1), is
+ * committed to SQLite (the host's database, store/db.h), and only after the
+ * commit is it handed to listeners (the API's subscribers, notifier plugins,
+ * `agentd run`'s printer). Nothing is reported to anyone before it is
+ * durable, so a `kill -9` at any moment loses no event anyone saw.
+ *
+ * Appends made during one loop iteration are committed together in one
+ * transaction at the end of the iteration (a uv_check handle), then fanned
+ * out in append order. host_event_log_flush commits at once (shutdown,
+ * tests).
+ *
+ * Retention: per session, events older than max_age_s or beyond max_events
+ * are deleted (never the newest); a reader asking for events after a seq
+ * that is no longer retained gets AGENTD_ELIMIT ("cursor too old"), never a
+ * silent skip.
+ *
+ * Thread: loop thread. Ownership: appended strings are copied; events passed
+ * to listeners and readers are borrowed for the call.
+ */
+#ifndef AGENTD_HOST_EVENT_LOG_H
+#define AGENTD_HOST_EVENT_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include <agentd/abi.h>
+
+#include "store/db.h"
+
+typedef struct host_event {
+    const char *session_id;
+    uint64_t seq;           /* 1, 2, 3... per session */
+    uint64_t ts_ms;         /* wall clock at append, ms since the epoch */
+    const char *type;       /* "agent.text", "session.state", ... */
+    const char *data_json;  /* a JSON object */
+    size_t data_len;
+    const char *raw;        /* the agent's raw line, or NULL */
+    size_t raw_len;
+} host_event_t;
+
+typedef struct host_event_log_opts {
+    uint64_t max_age_s;     /* 0: keep forever */
+    uint64_t max_events;    /* per session; 0: no limit */
+    size_t max_batch;       /* appends per transaction before an early commit
+                             * within the same iteration; 0: 4096 */
+} host_event_log_opts_t;
+
+typedef struct host_event_log host_event_log_t;
+
+/* Called once per committed event, in commit order. */
+typedef void (*host_event_listener_fn)(void *ud, const host_event_t *ev);
+typedef struct host_event_listener host_event_listener_t;
+
+/* Creates the log's tables in db (migrations, component "events"). */
+int host_event_log_open(uv_loop_t *loop, host_db_t *db, const host_event_log_opts_t *opts,
+                        host_event_log_t **out, agentd_err_t *err);
+/* Commits what is pending, then frees the log (listeners are dropped). */
+void host_event_log_close(host_event_log_t *log);
+
+/* Queues an event for the session; data_json must be a JSON object. The
+ * assigned seq is returned in *seq (may be NULL) but the event reaches
+ * listeners and readers only after its commit. Errors: AGENTD_EINVAL,
+ * AGENTD_ENOMEM, AGENTD_EIO (a previous commit failed: the log is
+ * read-only until restart, and says so in err). */
+int host_event_log_append(host_event_log_t *log, const char *session_id, const char *type,
+                          const char *data_json, size_t data_len, const char *raw,
+                          size_t raw_len, uint64_t *seq, agentd_err_t *err);
+
+/* Commits pending appends now and fans them out. */
+int host_event_log_flush(host_event_log_t *log, agentd_err_t *err);
+
+int host_event_log_listen(host_event_log_t *log, host_event_listener_fn fn, void *ud,
+                          host_event_listener_t **out);
+/* Safe to call from inside a listener. */
+void host_event_log_unlisten(host_event_log_t *log, host_event_listener_t *l);
+
+/* Calls fn for each committed event of the session with seq > since, in
+ * order, at most `limit` of them (0: all); *last receives the last seq
+ * delivered (or since). Errors: AGENTD_ELIMIT when events after `since`
+ * were dropped by retention (err names the oldest retained seq),
+ * AGENTD_EIO. */
+int host_event_log_read(host_event_log_t *log, const char *session_id, uint64_t since,
+                        size_t limit, host_event_listener_fn fn, void *ud, uint64_t *last,
+                        agentd_err_t *err);
+
+/* The session's last committed seq (0 if none). */
+uint64_t host_event_log_last_seq(host_event_log_t *log, const char *session_id);
+
+/* Applies retention now (the log also does it on its own every minute). */
+int host_event_log_prune(host_event_log_t *log, agentd_err_t *err);
+
+/* Deletes every event of a session (session deleted with purge). */
+int host_event_log_purge(host_event_log_t *log, const char *session_id, agentd_err_t *err);
+
+#endif /* AGENTD_HOST_EVENT_LOG_H */
