@@ -270,8 +270,8 @@ static int check_duplicates(scanner_t *sc)
             cfg_node_t *kj = &obj->kids[j];
             if (kj->flags & CFG_NODE_COMMENT)
                 continue;
-            for (size_t i = j; i-- > 0;) {
-                cfg_node_t *ki = &obj->kids[i];
+            for (size_t i = j; i > 0; i--) {
+                cfg_node_t *ki = &obj->kids[i - 1];
                 if (!(ki->flags & CFG_NODE_SHADOWED) && same_key(ki, kj)) {
                     report_dup(sc, ki, kj);
                     break;
@@ -473,8 +473,8 @@ cfg_node_t *cfg_node_member(const cfg_node_t *obj, const char *key, size_t key_l
 {
     if (obj == NULL || obj->type != 'o')
         return NULL;
-    for (size_t i = obj->nkids; i-- > 0;) {
-        cfg_node_t *k = &obj->kids[i];
+    for (size_t i = obj->nkids; i > 0; i--) {
+        cfg_node_t *k = &obj->kids[i - 1];
         if (k->key_len == key_len && memcmp(k->key, key, key_len) == 0)
             return k;
     }

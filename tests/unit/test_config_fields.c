@@ -419,7 +419,8 @@ static void test_larger_field_struct_uses_its_stride(void **state)
 static void test_smaller_field_struct_is_zero_extended(void **state)
 {
     (void)state;
-    small_field_t f[] = {
+    /* Static, like a real plugin's descriptor: its padding is zero too. */
+    static const small_field_t f[] = {
         {.size = sizeof(small_field_t), .name = "s", .type = AGENTD_CONFIG_STRING},
         {.size = sizeof(small_field_t), .name = "n", .type = AGENTD_CONFIG_INT},
     };
