@@ -507,6 +507,41 @@ static int plugin_loaded(const host_config_t *cfg, const char *id)
     return 0;
 }
 
+/* A settings section for a plugin that plugins.load does not load is
+ * allowed (a plugin taken out of "load" keeps its settings), unless its id
+ * looks like a typo of one that is loaded: then it would be silently
+ * ignored while the plugin runs on its defaults. */
+static void check_settings_ids(loader_t *L, const cfg_path_t *rp)
+{
+    host_config_t *cfg = L->cfg;
+    if (cfg->plugin_load_all || cfg->plugin_load_count == 0)
+        return;
+    json_t *plugins = json_object_get(L->root, "plugins");
+    cfg_node_t *pn = cfg_node_member(L->pos, "plugins", 7);
+    json_t *settings = json_object_get(plugins, "settings");
+    if (!json_is_object(settings))
+        return;
+    cfg_path_t pp = {rp, "plugins", 7, 0};
+    cfg_path_t sp = {&pp, "settings", 8, 0};
+    cfg_iter_t it;
+    cfg_member_t m;
+    cfg_iter_init(&it, settings, cfg_node_member(pn, "settings", 8), 1);
+    while (cfg_iter_next(&it, &m)) {
+        if (memchr(m.key, '\0', m.key_len) != NULL || plugin_loaded(cfg, m.key))
+            continue;
+        const char *near = cfg_suggest(m.key, m.key_len, (const char *const *)cfg->plugin_load,
+                                       cfg->plugin_load_count);
+        if (near == NULL)
+            continue;
+        char q[96];
+        cfg_path_t ip = {&sp, m.key, m.key_len, 0};
+        cfg_report(&L->c, m.node, 0, &ip,
+                   "settings for plugin %s, which plugins.load does not load; did you mean "
+                   "\"%s\"?",
+                   cfg_quote(q, sizeof q, m.key, m.key_len, 40), near);
+    }
+}
+
 static int add_profile(loader_t *L, const char *name, const char *plugin)
 {
     host_config_t *cfg = L->cfg;
@@ -862,6 +897,7 @@ static void fill_host_keys(loader_t *L)
     load_listen(L, rp);
     load_log(L, rp);
     load_plugins(L, rp);
+    check_settings_ids(L, rp);
     load_sandboxes(L, rp);
     load_default_sandbox(L, rp);
     load_limits(L, rp);

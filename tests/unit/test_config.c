@@ -443,6 +443,22 @@ static void test_plugins_load_checks(void **state)
     host_diags_free(&d);
 }
 
+static void test_settings_for_unloaded_plugins(void **state)
+{
+    (void)state;
+    /* A plugin taken out of "load" keeps its settings. */
+    host_config_t *cfg = load_ok("{\"plugins\": {\"load\": [\"sandbox-seccomp\"],\n"
+                                 "  \"settings\": {\"notify-slack\": {\"channel\": \"x\"}}}}");
+    host_config_free(cfg);
+    /* A misspelt id of a loaded plugin would be silently ignored: error. */
+    host_diags_t d = load_bad("{\"plugins\": {\"load\": [\"sandbox-seccomp\", \"vcs-github\"],\n"
+                              "  \"settings\": {\"vcs-gihub\": {}}}}");
+    expect_diag(&d, "plugins.settings.vcs-gihub", 2, 16,
+                "which plugins.load does not load; did you mean \"vcs-github\"?");
+    assert_int_equal(d.count, 1);
+    host_diags_free(&d);
+}
+
 static void test_profiles_checks(void **state)
 {
     (void)state;
@@ -984,6 +1000,7 @@ int main(void)
         cmocka_unit_test(test_empty_strings_are_refused),
         cmocka_unit_test(test_enum_values),
         cmocka_unit_test(test_plugins_load_checks),
+        cmocka_unit_test(test_settings_for_unloaded_plugins),
         cmocka_unit_test(test_profiles_checks),
         cmocka_unit_test(test_builtin_profile_needs_its_plugin_loaded),
         cmocka_unit_test(test_unknown_keys_suggest_the_nearest),
