@@ -28,7 +28,8 @@ typedef struct loader {
     host_config_t *cfg;
     json_t *root;
     cfg_node_t *pos;
-    int load_explicit;          /* plugins.load is a list (not "*") */
+    int load_failed;            /* plugins.load is wrong (reported): no
+                                 * cross-checks against it */
     cfg_node_t *load_node;      /* position of plugins.load, if written */
     int profiles_from_defaults; /* the file has no "sandboxes" */
 } loader_t;
@@ -192,7 +193,7 @@ static void wrong_type(loader_t *L, json_t *v, cfg_node_t *n, const cfg_path_t *
 }
 
 /* A string member; NULL (and reported) if present but not a (non-empty)
- * string; `dflt` when absent. *present says whether it was written. */
+ * string; `dflt` when absent. *kn_out: its node, NULL when not written. */
 static const char *get_string(loader_t *L, json_t *obj, cfg_node_t *node, const cfg_path_t *up,
                               const char *key, const char *dflt, int nonempty,
                               cfg_node_t **kn_out)
@@ -437,20 +438,24 @@ static void load_plugins(loader_t *L, const cfg_path_t *rp)
         L->load_node = ln;
         if (load != NULL) {
             load_set = 1;
-            if (json_is_string(load) && !node_bad(ln)) {
+            if (node_bad(ln)) {
+                L->load_failed = 1;
+            } else if (json_is_string(load)) {
                 if (strcmp(json_string_value(load), "*") == 0) {
                     cfg->plugin_load_all = 1;
                 } else {
                     cfg_report(&L->c, ln, 0, &lp,
                                "must be a list of plugin ids, or the string \"*\" for every "
                                "plugin found");
+                    L->load_failed = 1;
                 }
             } else if (json_is_array(load)) {
-                L->load_explicit = 1;
-                get_string_list(L, load, ln, &lp, id_check, "a plugin id ([a-z0-9-]+)", 1,
-                                &cfg->plugin_load, &cfg->plugin_load_count);
-            } else if (!node_bad(ln)) {
+                if (get_string_list(L, load, ln, &lp, id_check, "a plugin id ([a-z0-9-]+)", 1,
+                                    &cfg->plugin_load, &cfg->plugin_load_count) != 0)
+                    L->load_failed = 1;
+            } else {
                 wrong_type(L, load, ln, &lp, "a list of plugin ids or \"*\"");
+                L->load_failed = 1;
             }
         }
 
@@ -486,7 +491,6 @@ static void load_plugins(loader_t *L, const cfg_path_t *rp)
         }
     }
     if (!load_set) {
-        L->load_explicit = 1;
         cfg->plugin_load = calloc(2, sizeof *cfg->plugin_load);
         if (cfg->plugin_load == NULL) {
             L->c.oom = 1;
@@ -514,7 +518,7 @@ static int plugin_loaded(const host_config_t *cfg, const char *id)
 static void check_settings_ids(loader_t *L, const cfg_path_t *rp)
 {
     host_config_t *cfg = L->cfg;
-    if (cfg->plugin_load_all || cfg->plugin_load_count == 0)
+    if (L->load_failed || cfg->plugin_load_all || cfg->plugin_load_count == 0)
         return;
     json_t *plugins = json_object_get(L->root, "plugins");
     cfg_node_t *pn = cfg_node_member(L->pos, "plugins", 7);
@@ -623,7 +627,7 @@ static void load_sandboxes(loader_t *L, const cfg_path_t *rp)
             cfg_report(&L->c, pn, 0, &plp, "is not a plugin id ([a-z0-9-]+)");
             continue;
         }
-        if (!plugin_loaded(L->cfg, id)) {
+        if (!L->load_failed && !plugin_loaded(L->cfg, id)) {
             if (pn != NULL && (pn->flags & CFG_NODE_SUBSTITUTED))
                 cfg_report(&L->c, pn, 0, &plp,
                            "the plugin (from the environment) is not in plugins.load; add "
@@ -757,7 +761,8 @@ static void load_limits(loader_t *L, const cfg_path_t *rp)
  * built-in one (nothing in the file to point at but "load"). */
 static void check_default_profile_plugin(loader_t *L, const cfg_path_t *rp)
 {
-    if (!L->profiles_from_defaults || plugin_loaded(L->cfg, CFG_DEFAULT_PLUGIN))
+    if (!L->profiles_from_defaults || L->load_failed ||
+        plugin_loaded(L->cfg, CFG_DEFAULT_PLUGIN))
         return;
     if (L->load_node == NULL || node_bad(L->load_node))
         return;

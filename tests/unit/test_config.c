@@ -434,9 +434,13 @@ static void test_plugins_load_checks(void **state)
     expect_diag(&d, "plugins.load[1]", 1, 42, "is not a plugin id");
     expect_diag(&d, "plugins.load[2]", 1, 55, "must be a string, not an integer");
     expect_diag(&d, "plugins.load[3]", 2, 3, "listed twice (also at [0])");
+    /* No cascade: the built-in profile is not blamed on a broken list. */
+    assert_int_equal(d.count, 3);
     host_diags_free(&d);
-    d = load_bad("{\"plugins\": {\"load\": \"all\"}}");
+    d = load_bad("{\"plugins\": {\"load\": \"all\"},\n"
+                 " \"sandboxes\": {\"d\": {\"plugin\": \"sandbox-docker\"}}}");
     expect_diag(&d, "plugins.load", 1, 14, "or the string \"*\"");
+    assert_int_equal(d.count, 1);
     host_diags_free(&d);
     d = load_bad("{\"plugins\": {\"settings\": {\"Not An Id\": {}}}}");
     expect_diag(&d, "plugins.settings[\"Not An Id\"]", 1, 27, "is not a plugin id");
