@@ -34,8 +34,13 @@ typedef struct loader {
     int profiles_from_defaults; /* the file has no "sandboxes" */
 } loader_t;
 
-static const char *const root_keys[] = {"data_dir",  "listen",          "log",   "plugins",
-                                        "sandboxes", "default_sandbox", "limits"};
+static const char *const root_keys[] = {"data_dir",  "listen",          "log",    "plugins",
+                                        "sandboxes", "default_sandbox", "limits", "agent",
+                                        "events"};
+static const char *const agent_keys[] = {"command",        "model",          "api_key",
+                                         "base_url",       "idle_timeout_s", "exit_deadline_s",
+                                         "stop_grace_s",   "idle_pause_s",   "max_line_bytes"};
+static const char *const events_keys[] = {"retention_days", "max_per_session"};
 static const char *const listen_keys[] = {"address", "port"};
 static const char *const log_keys[] = {"level", "format"};
 static const char *const plugins_keys[] = {"dirs", "load", "fatal_on_refusal", "settings"};
@@ -757,6 +762,49 @@ static void load_limits(loader_t *L, const cfg_path_t *rp)
     lim->max_config_bytes = (size_t)v[5];
 }
 
+static char *opt_string(loader_t *L, json_t *obj, cfg_node_t *node, const cfg_path_t *p,
+                        const char *key, const char *dflt)
+{
+    const char *v = obj != NULL ? get_string(L, obj, node, p, key, dflt, 1, NULL) : dflt;
+    return v != NULL ? xstrdup(&L->c, v) : NULL;
+}
+
+static void load_agent(loader_t *L, const cfg_path_t *rp)
+{
+    host_agent_config_t *a = &L->cfg->agent;
+    cfg_node_t *kn = NULL;
+    json_t *obj = get_object(L, L->root, L->pos, rp, "agent", &kn);
+    cfg_path_t p = {rp, "agent", 5, 0};
+    if (obj != NULL)
+        check_keys(L, obj, kn, &p, agent_keys, COUNT(agent_keys), 0);
+    a->command = opt_string(L, obj, kn, &p, "command", "claude");
+    a->model = opt_string(L, obj, kn, &p, "model", NULL);
+    a->api_key = opt_string(L, obj, kn, &p, "api_key", NULL);
+    a->base_url = opt_string(L, obj, kn, &p, "base_url", NULL);
+#define AGENT_INT(field, min, max, def) \
+    a->field = obj != NULL ? get_int(L, obj, kn, &p, #field, min, max, def, NULL) : def
+    AGENT_INT(idle_timeout_s, 10, 86400, 300);
+    AGENT_INT(exit_deadline_s, 1, 600, 10);
+    AGENT_INT(stop_grace_s, 1, 120, 5);
+    AGENT_INT(idle_pause_s, 5, 604800, 900);
+    AGENT_INT(max_line_bytes, 4096, 256LL * 1024 * 1024, 64LL * 1024 * 1024);
+#undef AGENT_INT
+}
+
+static void load_events(loader_t *L, const cfg_path_t *rp)
+{
+    host_events_config_t *e = &L->cfg->events;
+    cfg_node_t *kn = NULL;
+    json_t *obj = get_object(L, L->root, L->pos, rp, "events", &kn);
+    cfg_path_t p = {rp, "events", 6, 0};
+    if (obj == NULL)
+        return;
+    check_keys(L, obj, kn, &p, events_keys, COUNT(events_keys), 0);
+    e->retention_days = (unsigned)get_int(L, obj, kn, &p, "retention_days", 0, 36500, 0, NULL);
+    e->max_per_session = (unsigned long long)get_int(L, obj, kn, &p, "max_per_session", 0,
+                                                     1000000000000LL, 0, NULL);
+}
+
 /* A profile's plugin that plugins.load leaves out, when the profile is the
  * built-in one (nothing in the file to point at but "load"). */
 static void check_default_profile_plugin(loader_t *L, const cfg_path_t *rp)
@@ -807,6 +855,12 @@ void host_config_free(host_config_t *cfg)
     free_list(cfg->profile_names, cfg->profile_count);
     free_list(cfg->profile_plugins, cfg->profile_count);
     free(cfg->default_sandbox);
+    free(cfg->agent.command);
+    free(cfg->agent.model);
+    if (cfg->agent.api_key != NULL) /* may be a key from ${ENV} */
+        memset(cfg->agent.api_key, 0, strlen(cfg->agent.api_key));
+    free(cfg->agent.api_key);
+    free(cfg->agent.base_url);
     doc_free(cfg->doc);
     free(cfg);
 }
@@ -906,6 +960,8 @@ static void fill_host_keys(loader_t *L)
     load_sandboxes(L, rp);
     load_default_sandbox(L, rp);
     load_limits(L, rp);
+    load_agent(L, rp);
+    load_events(L, rp);
     check_default_profile_plugin(L, rp);
 
     /* The file must fit in its own limit, or the next load would refuse it. */

@@ -64,6 +64,28 @@ typedef struct host_limits {
     size_t max_config_bytes;           /* the config file itself: 4 MiB */
 } host_limits_t;
 
+/* "agent": how the Claude Code CLI is run for sessions. */
+typedef struct host_agent_config {
+    char *command;             /* "claude": the CLI, searched on PATH */
+    char *model;               /* NULL: the CLI's default */
+    char *api_key;             /* NULL: ANTHROPIC_API_KEY from agentd's own
+                                * environment; else "${secret:NAME}" or a
+                                * value from ${ENV} substitution */
+    char *base_url;            /* NULL: ANTHROPIC_BASE_URL from agentd's own
+                                * environment, else the CLI's default */
+    unsigned idle_timeout_s;   /* no output during a turn: 300 (10..86400) */
+    unsigned exit_deadline_s;  /* exit after input ended: 10 (1..600) */
+    unsigned stop_grace_s;     /* each step of a stop: 5 (1..120) */
+    unsigned idle_pause_s;     /* idle time before auto-pause: 900 (5..604800) */
+    size_t max_line_bytes;     /* longest agent output line kept whole: 64 MiB */
+} host_agent_config_t;
+
+/* "events": retention of the event log. */
+typedef struct host_events_config {
+    unsigned retention_days;            /* 0: forever (default) */
+    unsigned long long max_per_session; /* 0: no limit (default) */
+} host_events_config_t;
+
 typedef struct host_config {
     char *source;              /* the file read, or "<defaults>" */
     char *data_dir;            /* "./var" by default */
@@ -85,6 +107,8 @@ typedef struct host_config {
     char *default_sandbox;     /* "default_sandbox": "local" */
 
     host_limits_t limits;
+    host_agent_config_t agent;
+    host_events_config_t events;
 
     struct host_config_doc *doc; /* the parsed document with positions */
 } host_config_t;

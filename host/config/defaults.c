@@ -36,6 +36,18 @@ const char cfg_default_text[] =
     "    \"session_timeout_minutes\": 60,\n"
     "    \"max_message_bytes\": 1048576,\n"
     "    \"max_config_bytes\": 4194304\n"
+    "  },\n"
+    "  \"agent\": {\n"
+    "    \"command\": \"claude\",\n"
+    "    \"idle_timeout_s\": 300,\n"
+    "    \"exit_deadline_s\": 10,\n"
+    "    \"stop_grace_s\": 5,\n"
+    "    \"idle_pause_s\": 900,\n"
+    "    \"max_line_bytes\": 67108864\n"
+    "  },\n"
+    "  \"events\": {\n"
+    "    \"retention_days\": 0,\n"
+    "    \"max_per_session\": 0\n"
     "  }\n"
     "}\n";
 
