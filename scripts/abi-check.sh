@@ -33,6 +33,8 @@ if [ "${AGENTD_ABI_SKIP_HEADER_CHECK:-0}" != 1 ]; then
     echo "abi: headers compile on their own (C standard library only)"
     abi_headers_selfcontained || headers_ok=0
 fi
+echo "abi: checking that every public type is in the ABI surface"
+abi_surface_complete || headers_ok=0
 
 echo "abi: building the ABI surface (sdk/abi/abi_surface.c)"
 abi_dump "$work"
@@ -66,7 +68,7 @@ set -e
 
 if (( compat_rc != 0 || (diff_rc & 8) )); then
     cat >&2 <<MSG
-abi: FAILED: the SDK headers break ABI ${AGENTD_ABI_MAJOR_TEXT:-1}.x against sdk/abi/agentd-sdk-abi.xml.
+abi: FAILED: the SDK headers are incompatible with sdk/abi/agentd-sdk-abi.xml.
 abi: Plugins built against the baseline would misbehave in this host. Restore
 abi: the layout (append new members at the end of a size-prefixed struct; a
 abi: changed signature becomes a new field foo2), or, if the break is
@@ -80,6 +82,7 @@ else
     echo "abi: layout OK: identical to the baseline"
 fi
 if (( ! headers_ok )); then
-    echo "abi: FAILED: a public header does not compile on its own (see above)" >&2
+    echo "abi: FAILED: a public header does not compile on its own, or a public type is" \
+         "missing from sdk/abi/abi_surface.c (see above)" >&2
     exit 1
 fi

@@ -58,3 +58,24 @@ abi_dump() {
     abidw --no-corpus-path --no-comp-dir-path --no-show-locs --type-id-style hash \
         --out-file "$out/agentd-sdk-abi.xml" "$out/libagentd-sdk-abi.so"
 }
+
+# abi_surface_complete: every public typedef of the headers has its line in
+# sdk/abi/abi_surface.c, so no type escapes the baseline.
+abi_surface_complete() {
+    python3 - "$AGENTD_ABI_ROOT" <<'PY'
+import glob, os, re, sys
+root = sys.argv[1]
+names = set()
+for h in sorted(glob.glob(os.path.join(root, "sdk/include/agentd/*.h"))):
+    text = re.sub(r"/\*.*?\*/", " ", open(h).read(), flags=re.S)
+    names |= set(re.findall(r"\}\s*(agentd_\w+)\s*;", text))
+    names |= set(re.findall(r"typedef\s+(?:struct|enum|union)\s+\w+\s+(agentd_\w+)\s*;", text))
+    names |= set(re.findall(r"typedef[^;{}]*?\(\s*\*\s*(agentd_\w+)\s*\)", text))
+surface = open(os.path.join(root, "sdk/abi/abi_surface.c")).read()
+have = set(re.findall(r"SURFACE(?:_FN)?\((agentd_\w+)\)", surface))
+missing = sorted(names - have)
+for n in missing:
+    print("abi: public type %s has no SURFACE line in sdk/abi/abi_surface.c" % n)
+sys.exit(1 if missing else 0)
+PY
+}

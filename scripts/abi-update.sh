@@ -14,6 +14,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 abi_headers_selfcontained || echo "abi-update: (scripts/abi-check.sh will fail until that is fixed)"
+abi_surface_complete || echo "abi-update: add the missing SURFACE lines first, or those types stay unchecked"
 abi_dump "$work"
 if [ -f "$AGENTD_ABI_BASELINE" ]; then
     echo "abi-update: changes against the old baseline:"
