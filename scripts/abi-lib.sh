@@ -50,7 +50,7 @@ abi_dump() {
     "${CC:-cc}" -std=c11 -g -O0 -fPIC -shared -fvisibility=hidden \
         -Wall -Wextra -Werror -Wmissing-prototypes \
         -I"$AGENTD_ABI_ROOT/sdk/include" \
-        -Wl,-soname,libagentd-sdk-abi.so \
+        -Wl,-soname,libagentd-sdk-abi.so -fdebug-prefix-map="$AGENTD_ABI_ROOT"=. \
         -o "$out/libagentd-sdk-abi.so" "$AGENTD_ABI_SURFACE" || return 1
     # Stable, reviewable output: hashed type ids (a new type does not renumber
     # every other one), no source locations (a comment edit in a header does
