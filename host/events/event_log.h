@@ -96,4 +96,29 @@ int host_event_log_prune(host_event_log_t *log, agentd_err_t *err);
 /* Deletes every event of a session (session deleted with purge). */
 int host_event_log_purge(host_event_log_t *log, const char *session_id, agentd_err_t *err);
 
+/* ---- additions (not in the first contract; nothing above changed) -------- */
+
+/* Told about a failure the caller of the failing call cannot see: a
+ * batch commit from the loop's check phase (fatal: 1, the log is then
+ * read-only and every append returns AGENTD_EIO with the same text) or the
+ * minute's retention pass (fatal: 0). msg names the cause. */
+typedef void (*host_event_log_error_fn)(void *ud, int code, int fatal, const char *msg);
+void host_event_log_on_error(host_event_log_t *log, host_event_log_error_fn fn, void *ud);
+
+/* 0 while the log accepts appends; after a failed commit, AGENTD_EIO with
+ * the cause in err. */
+int host_event_log_status(const host_event_log_t *log, agentd_err_t *err);
+
+typedef struct host_event_log_stats {
+    uint64_t commits;       /* transactions that stored events */
+    uint64_t committed;     /* events stored */
+    uint64_t fanned_out;    /* events handed to listeners */
+    uint64_t pruned;        /* events deleted by retention */
+    size_t pending;         /* appended, not committed yet */
+    size_t sessions;        /* sessions known in memory */
+    size_t memory;          /* bytes the log holds in memory (its own
+                             * allocations; SQLite's cache not included) */
+} host_event_log_stats_t;
+void host_event_log_stats(const host_event_log_t *log, host_event_log_stats_t *out);
+
 #endif /* AGENTD_HOST_EVENT_LOG_H */
