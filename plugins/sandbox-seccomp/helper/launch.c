@@ -108,6 +108,7 @@ static int parse_root(json_t *root, sbx_launch_t *l)
     if (dup_list(root, "argv", &l->argv) < 0 || dup_list(root, "env", &l->env) < 0 ||
         dup_list(root, "ro_paths", &l->ro_paths) < 0 ||
         dup_list(root, "protected_paths", &l->protected_paths) < 0 ||
+        dup_list(root, "hidden_paths", &l->hidden_paths) < 0 ||
         dup_list(root, "cgroup_procs", &l->cgroup_procs) < 0 || parse_forwards(root, l) < 0)
         return -1;
     return 0;
@@ -188,6 +189,7 @@ void sbx_launch_free(sbx_launch_t *l)
     free_list(l->env);
     free_list(l->ro_paths);
     free_list(l->protected_paths);
+    free_list(l->hidden_paths);
     free_list(l->cgroup_procs);
     for (size_t i = 0; i < l->forward_count; i++)
         free(l->forwards[i].target);

@@ -47,6 +47,7 @@ typedef struct sbx_launch {
     gid_t host_gid;
     char **ro_paths;       /* extra host paths mounted read-only */
     char **protected_paths; /* workspace-relative paths kept read-only */
+    char **hidden_paths;   /* directories covered by an empty read-only tmpfs */
     char **cgroup_procs;   /* cgroup.procs files to join, one per hierarchy */
     char *hostname;
     char *proxy_socket;    /* host path of the egress proxy's unix socket */

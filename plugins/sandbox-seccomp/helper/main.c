@@ -63,8 +63,7 @@ static void check_lifeline(int fd)
 }
 
 static _Noreturn void child_main(const sbx_launch_t *l, const sbx_host_trees_t *trees,
-                                 int sync_fd,
-                                 int status_fd)
+                                 int sync_fd, int status_fd)
 {
     char go = 0;
     while (read(sync_fd, &go, 1) < 0 && errno == EINTR) {
@@ -85,6 +84,9 @@ static _Noreturn void child_main(const sbx_launch_t *l, const sbx_host_trees_t *
     if (chdir(cwd) < 0)
         sbx_die_errno("workdir", "chdir %s", cwd);
     sbx_relay_t *relay = sbx_relay_open(l);
+    /* Not dumpable: nothing inside may open our /proc/1/mem or ptrace us. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        sbx_die_errno("init", "PR_SET_DUMPABLE");
     sbx_priv_drop_all();
     sbx_seccomp_load();
     if (l->probe) {

@@ -235,6 +235,22 @@ static void build_proc(void)
     }
 }
 
+/* Cover each hidden directory (e.g. the daemon's data directory when it
+ * lies inside the workspace) with an empty read-only tmpfs. */
+static void hide(const sbx_launch_t *l)
+{
+    for (char **p = l->hidden_paths; *p != NULL; p++) {
+        char path[4096];
+        struct stat st;
+        staged(path, sizeof path, *p);
+        if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "mode=0000,size=4k") < 0)
+            sbx_die_errno("mounts", "hide %s", *p);
+    }
+}
+
 /* Open `rel` beneath the workspace without following any symlink, so a
  * workspace crafted by an earlier session cannot redirect what we protect.
  * Returns -1 if it does not exist. */
@@ -401,6 +417,7 @@ void sbx_mount_build_root(const sbx_launch_t *l, const sbx_host_trees_t *host)
         if (t.items[i].late)
             attach(t.items[i].fd, t.items[i].target, t.items[i].is_dir);
     free(t.items);
+    hide(l);
     protect(l);
     set_attr(AT_FDCWD, BASE, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
              "the new root");

@@ -7,6 +7,7 @@
 #include "sandbox.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -68,6 +69,25 @@ static int add_network(json_t *o, const agentd_sandbox_t *sb)
            json_object_set_new(o, "forwards", fw);
 }
 
+/* The daemon's data directory (<data dir>/plugins/<id> is our state
+ * directory) when it lies inside the workspace, as with `agentd sandbox
+ * exec` run from a directory holding ./var. */
+static json_t *hidden_paths(const agentd_sandbox_t *sb)
+{
+    json_t *a = json_array();
+    char data_dir[4096];
+    snprintf(data_dir, sizeof data_dir, "%s", sb->plugin->state_dir);
+    for (int i = 0; i < 2; i++) {
+        char *slash = strrchr(data_dir, '/');
+        if (slash != NULL && slash != data_dir)
+            *slash = '\0';
+    }
+    size_t n = strlen(sb->workspace);
+    if (a != NULL && strncmp(data_dir, sb->workspace, n) == 0 && data_dir[n] == '/')
+        json_array_append_new(a, json_string(data_dir));
+    return a;
+}
+
 static json_t *rlimits(const agentd_sandbox_t *sb)
 {
     return json_pack("{s:I, s:I, s:I}", "fsize", (json_int_t)(sb->prof.file_size_mb << 20),
@@ -91,6 +111,7 @@ char *sbx_launch_json(const agentd_sandbox_t *sb, const agentd_exec_spec_t *spec
         (json_int_t)(sb->prof.tmp_size_mb << 20), "rlimits", rlimits(sb));
     if (o == NULL)
         return NULL;
+    json_object_set_new(o, "hidden_paths", hidden_paths(sb));
     if (spec != NULL && spec->cwd != NULL)
         json_object_set_new(o, "cwd", json_string(spec->cwd));
     char *text = add_network(o, sb) == 0 ? json_dumps(o, JSON_COMPACT) : NULL;
