@@ -7,6 +7,7 @@ static const cli_command_t commands[] = {
     {"serve", cli_cmd_serve, "run the daemon"},
     {"plugins", cli_cmd_plugins, "list plugins found, loaded or refused (and why)"},
     {"config", cli_cmd_config, "check a configuration file, or print the defaults"},
+    {"run", cli_cmd_run, "run one session in this process and print it (headless)"},
     {"sandbox", cli_cmd_sandbox, "run a command in a fresh sandbox of a profile"},
     {"secret", cli_cmd_secret, "set, list, remove secrets; rotate the master key"},
     {"version", cli_cmd_version, "print the version"},

@@ -53,6 +53,7 @@ int cli_cmd_config(int argc, char **argv, const cli_global_t *g);
 int cli_cmd_version(int argc, char **argv, const cli_global_t *g);
 int cli_cmd_help(int argc, char **argv, const cli_global_t *g);
 int cli_cmd_sandbox(int argc, char **argv, const cli_global_t *g);
+int cli_cmd_run(int argc, char **argv, const cli_global_t *g);
 int cli_cmd_secret(int argc, char **argv, const cli_global_t *g);
 
 /* The table of subcommands, ending with a NULL name. */

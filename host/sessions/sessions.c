@@ -681,3 +681,9 @@ void host_sessions_close(host_sessions_t *m)
     }
     free(m);
 }
+
+int host_sessions_busy(host_sessions_t *m, const char *id)
+{
+    host_session_t *s = session_find(m, id);
+    return s != NULL && s->runner != NULL;
+}

@@ -101,4 +101,7 @@ json_t *host_sessions_list(host_sessions_t *s);
 
 int host_sessions_state(host_sessions_t *s, const char *id, host_session_state_t *out);
 
+/* True while the session's agent process (or its sandbox) exists. */
+int host_sessions_busy(host_sessions_t *s, const char *id);
+
 #endif /* AGENTD_HOST_SESSIONS_H */
