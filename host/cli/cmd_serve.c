@@ -10,11 +10,13 @@
 #include "cli/cli.h"
 #include "plugins/profiles.h"
 #include "plugins/registry.h"
+#include "sessions/runtime.h"
 
 #define COMPONENT "serve"
 
 typedef struct serve_state {
     host_ctx_t *ctx;
+    host_runtime_t rt;
     uv_signal_t sigint, sigterm;
     uv_timer_t deadline;
     int signals_seen;
@@ -26,6 +28,7 @@ static void on_plugins_stopped(void *ud)
     uv_close((uv_handle_t *)&st->sigint, NULL);
     uv_close((uv_handle_t *)&st->sigterm, NULL);
     uv_close((uv_handle_t *)&st->deadline, NULL);
+    uv_stop(&st->ctx->loop); /* the runtime's handles are closed after the loop */
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -35,6 +38,13 @@ static void on_deadline(uv_timer_t *t)
              "graceful shutdown took longer than limits.shutdown_timeout_ms (%u ms); exiting",
              st->ctx->config->limits.shutdown_timeout_ms);
     _exit(1);
+}
+
+static void on_sessions_stopped(void *ud)
+{
+    serve_state_t *st = ud;
+    host_registry_stop(st->ctx->registry, st->ctx->config->limits.plugin_stop_timeout_ms,
+                       on_plugins_stopped, st);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -49,18 +59,12 @@ static void on_signal(uv_signal_t *h, int signum)
              "%s: shutting down (send it again to exit at once)", strsignal(signum));
     st->ctx->stopping = 1;
     uv_timer_start(&st->deadline, on_deadline, st->ctx->config->limits.shutdown_timeout_ms, 0);
-    host_registry_stop(st->ctx->registry, st->ctx->config->limits.plugin_stop_timeout_ms,
-                       on_plugins_stopped, st);
+    /* Agents first (each stopped with its escalation), then plugins. */
+    host_runtime_shutdown(&st->rt, on_sessions_stopped, st);
 }
 
-static int prepare(host_ctx_t *ctx)
+static int prepare(host_ctx_t *ctx, host_runtime_t *rt)
 {
-    int rc = host_mkdir_p(ctx->config->data_dir, 0700);
-    if (rc != 0) {
-        host_log(&ctx->log, AGENTD_LOG_ERROR, COMPONENT,
-                 "data_dir %s cannot be created: %s", ctx->config->data_dir, strerror(-rc));
-        return CLI_FAILED;
-    }
     if (host_registry_load(ctx->registry) != 0) {
         host_log(&ctx->log, AGENTD_LOG_ERROR, COMPONENT,
                  "a plugin the configuration asks for was refused (plugins.fatal_on_refusal); "
@@ -68,7 +72,7 @@ static int prepare(host_ctx_t *ctx)
         return CLI_FAILED;
     }
     host_diags_t diags = {0};
-    rc = host_profiles_check(ctx->registry, ctx->config, 1, &diags);
+    int rc = host_profiles_check(ctx->registry, ctx->config, 1, &diags);
     for (size_t i = 0; i < diags.count; i++)
         host_log(&ctx->log, AGENTD_LOG_ERROR, COMPONENT, "%s: %s: %s", diags.items[i].file,
                  diags.items[i].path, diags.items[i].message);
@@ -76,6 +80,11 @@ static int prepare(host_ctx_t *ctx)
     if (rc != 0) {
         host_log(&ctx->log, AGENTD_LOG_ERROR, COMPONENT,
                  "sandbox profiles are not usable; not starting");
+        return CLI_FAILED;
+    }
+    agentd_err_t err = {{0}};
+    if (host_runtime_open(ctx, rt, &err) != 0) {
+        host_log(&ctx->log, AGENTD_LOG_ERROR, COMPONENT, "%s; not starting", err.msg);
         return CLI_FAILED;
     }
     return 0;
@@ -107,11 +116,11 @@ int cli_cmd_serve(int argc, char **argv, const cli_global_t *g)
     host_ctx_t ctx;
     if (cli_open_host(g, &ctx) != 0)
         return CLI_FAILED;
-    if (prepare(&ctx) != 0) {
+    serve_state_t st = {.ctx = &ctx};
+    if (prepare(&ctx, &st.rt) != 0) {
         cli_close_host(&ctx);
         return CLI_FAILED;
     }
-    serve_state_t st = {.ctx = &ctx};
     uv_signal_init(&ctx.loop, &st.sigint);
     uv_signal_init(&ctx.loop, &st.sigterm);
     uv_timer_init(&ctx.loop, &st.deadline);
@@ -121,6 +130,7 @@ int cli_cmd_serve(int argc, char **argv, const cli_global_t *g)
     uv_signal_start(&st.sigterm, on_signal, SIGTERM);
     log_ready(&ctx);
     uv_run(&ctx.loop, UV_RUN_DEFAULT);
+    host_runtime_close(&st.rt);
     host_log(&ctx.log, AGENTD_LOG_INFO, COMPONENT, "stopped");
     host_ctx_close(&ctx);
     return CLI_OK;
