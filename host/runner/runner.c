@@ -304,17 +304,25 @@ void host_runner_stop(host_runner_t *r, const char *reason)
     uv_timer_start(&r->stop_timer, on_stop_step, r->o.stop_grace_ms, 0);
 }
 
+/* A watchdog fired: record why, then end the agent from the given step of
+ * the escalation (a hung agent will not answer an interrupt). */
+static void watchdog_end(host_runner_t *r, const char *why, int step)
+{
+    runner_log(r, AGENTD_LOG_WARN, "%s; ending it", why);
+    set_reason(r, why);
+    r->stop_step = step;
+    signal_all(r, step >= 3 ? AGENTD_SIG_KILL : AGENTD_SIG_TERMINATE);
+    if (step < 3)
+        uv_timer_start(&r->stop_timer, on_stop_step, r->o.stop_grace_ms, 0);
+}
+
 static void on_idle_timeout(uv_timer_t *t)
 {
     host_runner_t *r = t->data;
     char why[128];
     snprintf(why, sizeof why, "the agent printed nothing for %llu ms during a turn",
              (unsigned long long)r->o.idle_timeout_ms);
-    runner_log(r, AGENTD_LOG_WARN, "%s; ending it", why);
-    set_reason(r, why);
-    r->stop_step = 2; /* a hung agent will not answer an interrupt */
-    signal_all(r, AGENTD_SIG_TERMINATE);
-    uv_timer_start(&r->stop_timer, on_stop_step, r->o.stop_grace_ms, 0);
+    watchdog_end(r, why, 2);
 }
 
 static void on_exit_deadline(uv_timer_t *t)
@@ -323,10 +331,7 @@ static void on_exit_deadline(uv_timer_t *t)
     char why[128];
     snprintf(why, sizeof why, "the agent did not exit within %llu ms after its input ended",
              (unsigned long long)r->o.exit_deadline_ms);
-    runner_log(r, AGENTD_LOG_WARN, "%s; killing it", why);
-    set_reason(r, why);
-    r->stop_step = 3;
-    signal_all(r, AGENTD_SIG_KILL);
+    watchdog_end(r, why, 3);
 }
 
 void host_runner_turn(host_runner_t *r, int running)
