@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/json_span.h"
 #include "agent/stream_json.h"
 #include "agent/text_protocols.h"
 #include "agent/utf8.h"
@@ -444,6 +445,107 @@ static void test_huge(void **state)
     free(line);
 }
 
+/* ---- reading by spans -------------------------------------------------- */
+
+static host_jspan_t span(const char *s)
+{
+    return (host_jspan_t){s, strlen(s)};
+}
+
+static void expect_span(host_jspan_t v, const char *want)
+{
+    assert_non_null(v.p);
+    assert_int_equal(v.n, strlen(want));
+    assert_memory_equal(v.p, want, v.n);
+}
+
+static void test_spans(void **state)
+{
+    (void)state;
+    /* Quotes, backslashes and brackets inside strings do not end values. */
+    const char *obj = " { \"a\" : \"x\\\\\" , \"b\":{\"k\":\"}]\\\"[{\"},\"c\":[1, \"]\", {\"d\":[]}] ,"
+                      "\"type\":\"user\", \"n\": -1.5e3 ,\"t\":true,\"e\":\"\"} ";
+    expect_span(host_jspan_get(span(obj), "a"), "\"x\\\\\"");
+    expect_span(host_jspan_get(span(obj), "b"), "{\"k\":\"}]\\\"[{\"}");
+    expect_span(host_jspan_get(host_jspan_get(span(obj), "b"), "k"), "\"}]\\\"[{\"");
+    expect_span(host_jspan_get(span(obj), "c"), "[1, \"]\", {\"d\":[]}]");
+    expect_span(host_jspan_get(span(obj), "n"), "-1.5e3");
+    expect_span(host_jspan_get(span(obj), "t"), "true");
+    assert_true(host_jspan_streq(host_jspan_get(span(obj), "type"), "user"));
+    assert_false(host_jspan_streq(host_jspan_get(span(obj), "type"), "use"));
+    assert_true(host_jspan_streq(host_jspan_get(span(obj), "e"), ""));
+    assert_null(host_jspan_get(span(obj), "missing").p);
+    assert_null(host_jspan_get(span(obj), "k").p); /* not a top-level key */
+    assert_null(host_jspan_get(span("[1]"), "a").p);
+    assert_null(host_jspan_get((host_jspan_t){NULL, 0}, "a").p);
+    assert_int_equal(host_jspan_kind(host_jspan_get(span(obj), "c")), '[');
+
+    host_jspan_iter_t it;
+    host_jspan_t e;
+    const char *want[] = {"1", "\"]\"", "{\"d\":[]}"};
+    host_jspan_iter_init(&it, host_jspan_get(span(obj), "c"));
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(host_jspan_next(&it, &e));
+        expect_span(e, want[i]);
+    }
+    assert_false(host_jspan_next(&it, &e));
+    host_jspan_iter_init(&it, span("[ ]"));
+    assert_false(host_jspan_next(&it, &e));
+    host_jspan_iter_init(&it, span("{}"));
+    assert_false(host_jspan_next(&it, &e));
+
+    json_t *v = host_jspan_value(host_jspan_get(span(obj), "a"));
+    assert_string_equal(json_string_value(v), "x\\");
+    json_decref(v);
+    v = host_jspan_value(host_jspan_get(span(obj), "b"));
+    assert_string_equal(json_string_value(json_object_get(v, "k")), "}]\"[{");
+    json_decref(v);
+    assert_null(host_jspan_value((host_jspan_t){NULL, 0}));
+
+    /* Cut or broken text: no reading past the span. */
+    const char *cut[] = {"{\"a\":\"abc", "{\"a\":{\"b\":[1,2", "{\"a\"", "{\"a\":1,", "{\"a\" 1}"};
+    for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+        host_jspan_t whole = span(cut[i]);
+        host_jspan_t got = host_jspan_get(whole, "a");
+        assert_true(got.p == NULL || got.p + got.n <= whole.p + whole.n);
+        assert_null(host_jspan_get(whole, "zz").p);
+    }
+}
+
+/* Escapes everywhere, and values that are valid JSON but that jansson
+ * refuses (the line is then kept as agent.output). */
+static void test_escapes_and_refusals(void **state)
+{
+    (void)state;
+    rec_t r = {0};
+    const char *types[] = {"agent.text", "agent.tool_use"};
+    expect_events("{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":"
+                  "\"say \\\"hi\\\" in C:\\\\dir\\\\ \\u00e9 \\ud83d\\ude00 }]\"},{\"type\":\"tool_use\","
+                  "\"id\":\"t1\",\"name\":\"Edit\",\"input\":{\"old_string\":\"{\\\"a\\\": [\\\"}\\\"]}\","
+                  "\"new_string\":\"\\n\"}}]}}",
+                  2, types, &r);
+    assert_string_equal(str(r.data[0], "text"),
+                        "say \"hi\" in C:\\dir\\ \xc3\xa9 \xf0\x9f\x98\x80 }]");
+    assert_string_equal(str(json_object_get(r.data[1], "input"), "old_string"),
+                        "{\"a\": [\"}\"]}");
+    rec_free(&r);
+
+    /* A 30-digit token count; a lone surrogate. */
+    const char *out[] = {"agent.output"};
+    const char *refused[] = {
+        "{\"type\":\"result\",\"subtype\":\"success\",\"usage\":{\"output_tokens\":"
+        "123456789012345678901234567890}}",
+        "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":"
+        "\"\\ud800\"}]}}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        expect_events(refused[i], 1, out, &r);
+        assert_string_equal(str(r.data[0], "text"), refused[i]);
+        assert_null(json_object_get(r.data[0], "json"));
+        rec_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +561,8 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_protocols),
         cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_spans),
+        cmocka_unit_test(test_escapes_and_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
