@@ -365,6 +365,22 @@ static void sess_remove(host_event_log_t *log, const char *id)
 
 /* ---- commit and fan-out ------------------------------------------------- */
 
+static void on_idle(uv_idle_t *h)
+{
+    (void)h; /* only there so that poll does not block while events wait */
+}
+
+/* The idle handle runs while events wait, to be stored or to be handed
+ * out: an early commit inside append() leaves nothing pending but events
+ * ready, and they must not wait for I/O either. */
+static void update_idle(host_event_log_t *log)
+{
+    if (log->pending.head != NULL || log->ready.head != NULL)
+        uv_idle_start(&log->idle, on_idle);
+    else
+        uv_idle_stop(&log->idle);
+}
+
 /* The log turns read-only: the batch was not stored, so it is dropped
  * unreported, and no later event may take seqs that were handed out. */
 static int fail(host_event_log_t *log, const agentd_err_t *cause, agentd_err_t *err)
@@ -375,7 +391,7 @@ static int fail(host_event_log_t *log, const agentd_err_t *cause, agentd_err_t *
              "restarts",
              cause->msg, log->pending.count);
     queue_free(log, &log->pending);
-    uv_idle_stop(&log->idle);
+    update_idle(log);
     report(log, AGENTD_EIO, 1, log->failure.msg);
     return agentd_err_set(err, AGENTD_EIO, "%s", log->failure.msg);
 }
@@ -430,9 +446,9 @@ static int commit(host_event_log_t *log, agentd_err_t *err)
     log->stats.commits++;
     log->stats.committed += log->pending.count;
     queue_splice(&log->ready, &log->pending);
-    uv_idle_stop(&log->idle);
     return 0;
 }
+
 
 static void sweep_listeners(host_event_log_t *log)
 {
@@ -483,11 +499,7 @@ static void on_check(uv_check_t *h)
     host_event_log_t *log = h->data;
     commit(log, NULL); /* a failure is reported through on_error */
     fan_out(log);
-}
-
-static void on_idle(uv_idle_t *h)
-{
-    (void)h; /* only there so that poll does not block while events wait */
+    update_idle(log);
 }
 
 static void on_prune_timer(uv_timer_t *h)
@@ -694,9 +706,8 @@ int host_event_log_append(host_event_log_t *log, const char *session_id, const c
     n->sess = s;
     n->ev.seq = ++s->last;
     n->ev.ts_ms = now_ms();
-    if (log->pending.head == NULL)
-        uv_idle_start(&log->idle, on_idle);
     queue_push(&log->pending, n);
+    uv_idle_start(&log->idle, on_idle); /* a no-op when it runs already */
     log->queued_bytes += n->size;
     if (seq != NULL)
         *seq = n->ev.seq;
@@ -717,6 +728,7 @@ int host_event_log_flush(host_event_log_t *log, agentd_err_t *err)
 {
     int rc = commit(log, err);
     fan_out(log);
+    update_idle(log);
     if (rc == 0 && log->failed)
         rc = agentd_err_set(err, AGENTD_EIO, "%s", log->failure.msg);
     return rc;

@@ -308,6 +308,7 @@ static void test_one_commit_per_iteration(void **state)
 typedef struct timer_case {
     fixture_t *f;
     uv_timer_t kick, keepalive;
+    int appends, seen;
     uint64_t appended_at, seen_at;
 } timer_case_t;
 
@@ -315,7 +316,8 @@ static void on_kick(uv_timer_t *t)
 {
     timer_case_t *c = t->data;
     c->appended_at = uv_hrtime();
-    append(c->f, "s", "t", "{}");
+    for (int i = 0; i < c->appends; i++)
+        append(c->f, "s", "t", "{}");
 }
 
 static void on_timer_event(void *ud, const host_event_t *ev)
@@ -323,13 +325,13 @@ static void on_timer_event(void *ud, const host_event_t *ev)
     timer_case_t *c = ud;
     (void)ev;
     c->seen_at = uv_hrtime();
-    uv_close((uv_handle_t *)&c->keepalive, NULL);
+    if (++c->seen == c->appends)
+        uv_close((uv_handle_t *)&c->keepalive, NULL);
 }
 
-static void test_no_wait_for_io(void **state)
+static void no_wait_case(fixture_t *f, int appends)
 {
-    fixture_t *f = *state;
-    timer_case_t c = {.f = f};
+    timer_case_t c = {.f = f, .appends = appends};
     c.kick.data = &c;
     uv_timer_init(&f->loop, &c.kick);
     uv_timer_init(&f->loop, &c.keepalive);
@@ -337,10 +339,26 @@ static void test_no_wait_for_io(void **state)
     uv_timer_start(&c.keepalive, on_kick, 10000, 0);
     assert_int_equal(host_event_log_listen(f->log, on_timer_event, &c, NULL), 0);
     run(f);
-    assert_true(c.seen_at > 0);
+    assert_int_equal(c.seen, appends);
     assert_true(c.seen_at - c.appended_at < 1000000000ull);
     uv_close((uv_handle_t *)&c.kick, NULL);
     run(f);
+}
+
+static void test_no_wait_for_io(void **state)
+{
+    no_wait_case(*state, 1);
+}
+
+/* The same when the batch filled inside append(): stored at once, nothing
+ * pending, and still handed out without waiting. */
+static void test_no_wait_after_early_commit(void **state)
+{
+    fixture_t *f = *state;
+    host_event_log_opts_t o = {.max_batch = 4};
+    reopen(f, &o);
+    no_wait_case(f, 4);
+    assert_int_equal(stats(f).commits, 1);
 }
 
 static void test_early_commit(void **state)
@@ -816,6 +834,7 @@ int main(void)
         T(test_seq_survives_reopen),
         T(test_one_commit_per_iteration),
         T(test_no_wait_for_io),
+        T(test_no_wait_after_early_commit),
         T(test_early_commit),
         T(test_listener_appends),
         T(test_listen_unlisten_during_fanout),
