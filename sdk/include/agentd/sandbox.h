@@ -19,6 +19,7 @@
 
 #include "abi.h"
 #include "host.h"
+#include "plugin.h"
 #include "stream.h"
 
 #ifdef __cplusplus
