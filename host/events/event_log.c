@@ -145,6 +145,8 @@ struct host_event_log {
     host_event_listener_t *listeners;
     uint64_t fanned;
     int fanning;
+    int close_pending;      /* close() was called by a listener */
+    int closed;
     int dead_listeners;
     int read_busy;          /* ST_READ is stepping (a reader's callback runs) */
 
@@ -488,18 +490,25 @@ static void fan_out(host_event_log_t *log)
         log->stats.fanned_out++;
         log->queued_bytes -= n->size;
         free(n);
+        if (log->close_pending)
+            break;
     }
     log->fanning = 0;
     if (log->dead_listeners)
         sweep_listeners(log);
+    if (log->close_pending)
+        host_event_log_close(log);
 }
 
 static void on_check(uv_check_t *h)
 {
     host_event_log_t *log = h->data;
+    if (log->closed)
+        return;
     commit(log, NULL); /* a failure is reported through on_error */
     fan_out(log);
-    update_idle(log);
+    if (!log->closed) /* a listener may have closed the log */
+        update_idle(log);
 }
 
 static void on_prune_timer(uv_timer_t *h)
@@ -600,8 +609,14 @@ int host_event_log_open(uv_loop_t *loop, host_db_t *db, const host_event_log_opt
 
 void host_event_log_close(host_event_log_t *log)
 {
-    if (log == NULL)
+    if (log == NULL || log->closed)
         return;
+    if (log->fanning) {
+        /* From a listener: finished when the fan-out loop unwinds. */
+        log->close_pending = 1;
+        return;
+    }
+    log->closed = 1;
     size_t waiting = log->pending.count;
     agentd_err_t err;
     if (commit(log, &err) == AGENTD_EBUSY) {
@@ -681,6 +696,8 @@ int host_event_log_append(host_event_log_t *log, const char *session_id, const c
 {
     if (seq != NULL)
         *seq = 0;
+    if (log->closed || log->close_pending)
+        return agentd_err_set(err, AGENTD_ECLOSED, "event log: closed");
     if (log->failed)
         return agentd_err_set(err, AGENTD_EIO, "%s", log->failure.msg);
     if (session_id == NULL || !valid_session_id(session_id))
@@ -726,8 +743,12 @@ int host_event_log_append(host_event_log_t *log, const char *session_id, const c
 
 int host_event_log_flush(host_event_log_t *log, agentd_err_t *err)
 {
+    if (log->closed || log->close_pending)
+        return agentd_err_set(err, AGENTD_ECLOSED, "event log: closed");
     int rc = commit(log, err);
     fan_out(log);
+    if (log->closed)
+        return rc;
     update_idle(log);
     if (rc == 0 && log->failed)
         rc = agentd_err_set(err, AGENTD_EIO, "%s", log->failure.msg);

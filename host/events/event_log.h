@@ -98,6 +98,20 @@ int host_event_log_purge(host_event_log_t *log, const char *session_id, agentd_e
 
 /* ---- additions (not in the first contract; nothing above changed) -------- */
 
+/* Notes on the functions above, as implemented:
+ * - host_event_log_close may be called from a listener: the event being
+ *   handed out reaches the remaining listeners, then the log closes (what
+ *   is committed but not handed out yet is dropped, as listeners are).
+ *   Afterwards appends and flushes return AGENTD_ECLOSED. Its handles free
+ *   the log's memory on the next turn of the loop.
+ * - host_event_log_read returns AGENTD_EINVAL for a `since` past the
+ *   session's last stored seq (a client that saw events the database lost),
+ *   and host_event_log_flush AGENTD_EBUSY while another part of the host
+ *   holds a transaction open on the shared connection (the batch waits).
+ * - Listeners never run inside host_event_log_append; a batch that fills
+ *   (max_batch) is committed inside it and handed out at the end of the
+ *   loop's turn. */
+
 /* Told about a failure the caller of the failing call cannot see: a
  * batch commit from the loop's check phase (fatal: 1, the log is then
  * read-only and every append returns AGENTD_EIO with the same text) or the

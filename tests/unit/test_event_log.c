@@ -529,6 +529,43 @@ static void test_busy_connection(void **state)
     assert_int_equal(host_event_log_status(f->log, &err), 0);
 }
 
+/* A listener may close the log (a shutdown started by an event). */
+typedef struct closer {
+    fixture_t *f;
+    int calls;
+} closer_t;
+
+static void on_close_inside(void *ud, const host_event_t *ev)
+{
+    closer_t *c = ud;
+    if (++c->calls == 2) {
+        host_event_log_close(c->f->log);
+        agentd_err_t err;
+        assert_int_equal(host_event_log_append(c->f->log, ev->session_id, "t", "{}", 2, NULL, 0,
+                                               NULL, &err),
+                         AGENTD_ECLOSED);
+        assert_int_equal(host_event_log_flush(c->f->log, &err), AGENTD_ECLOSED);
+    }
+}
+
+static void test_close_from_listener(void **state)
+{
+    fixture_t *f = *state;
+    closer_t c = {.f = f};
+    seen_t after = {0};
+    assert_int_equal(host_event_log_listen(f->log, on_close_inside, &c, NULL), 0);
+    assert_int_equal(host_event_log_listen(f->log, on_event, &after, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        append(f, "s", "t", "{}");
+    run(f);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(after.n, 2); /* the event being handed out still reaches all */
+    f->log = NULL;
+    host_db_close(f->db);
+    open_log(f, NULL);
+    assert_int_equal(host_event_log_last_seq(f->log, "s"), 3); /* all stored */
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 static void test_read_since_limit(void **state)
@@ -840,6 +877,7 @@ int main(void)
         T(test_listen_unlisten_during_fanout),
         T(test_flush),
         T(test_busy_connection),
+        T(test_close_from_listener),
         T(test_read_since_limit),
         T(test_nested_read),
         T(test_retention_max_events),
