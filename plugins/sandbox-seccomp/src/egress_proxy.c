@@ -33,6 +33,7 @@ typedef enum { ST_HEAD, ST_RESOLVE, ST_CONNECT, ST_TUNNEL } state_t;
 typedef struct pconn pconn_t;
 struct pconn {
     sbx_proxy_t *proxy; /* NULL once the connection is closed */
+    unsigned *work_in_flight;
     pconn_t *prev, *next;
     state_t st;
     int cfd, ufd;
@@ -49,6 +50,7 @@ struct pconn {
 
 struct sbx_proxy {
     sbx_proxy_opts_t o;
+    unsigned *work_in_flight;
     char *path;
     int lfd;
     agentd_poll_t *lpoll;
@@ -280,6 +282,8 @@ static void resolve_done(void *ud, int status)
 {
     pconn_t *c = ud;
     c->work_pending = 0;
+    if (c->work_in_flight != NULL)
+        (*c->work_in_flight)--;
     if (c->proxy == NULL) {
         conn_free(c); /* closed while resolving */
         return;
@@ -318,8 +322,13 @@ static void on_head(pconn_t *c)
     c->st = ST_RESOLVE;
     p->o.api->poll_update(c->cpoll, 0);
     c->work_pending = 1;
+    c->work_in_flight = p->o.work_in_flight;
+    if (c->work_in_flight != NULL)
+        (*c->work_in_flight)++;
     if (p->o.api->queue_work(p->o.host, resolve_work, resolve_done, c, NULL) < 0) {
         c->work_pending = 0;
+        if (c->work_in_flight != NULL)
+            (*c->work_in_flight)--;
         respond_and_close(c, 503, "Service Unavailable", "agentd sandbox: busy\n");
     }
 }

@@ -34,6 +34,10 @@ typedef struct sbx_proxy_opts {
     const sbx_allowlist_t *allow; /* borrowed: must outlive the proxy */
     sbx_refused_cb refused;
     void *ud;
+    /* Counts DNS lookups in flight across all proxies of the plugin: they
+     * outlive a stopped proxy, and the plugin must not be unloaded before
+     * they complete. */
+    unsigned *work_in_flight;
 } sbx_proxy_opts_t;
 
 /* Listen. On error returns a negative AGENTD_E* code with text in err. */

@@ -105,18 +105,37 @@ static int plugin_init(const agentd_host_api_t *api, agentd_host_t *host,
     return 0;
 }
 
+/* stop() is done once no proxy DNS lookup and no teardown is in flight
+ * (their completions run plugin code: the plugin must not be unloaded
+ * before). */
+static void stop_tick(void *ud)
+{
+    sbx_plugin_t *pl = ud;
+    if (pl->work_in_flight > 0 || pl->teardowns != NULL)
+        return;
+    pl->api->timer_close(pl->stop_timer);
+    pl->stop_timer = NULL;
+    pl->stop_done(pl->stop_ud, 0);
+}
+
 /* Shutting down: everything in every sandbox dies now. */
 static void plugin_stop(void *self, agentd_done_cb done, void *ud)
 {
     sbx_plugin_t *pl = self;
     while (pl->sandboxes != NULL)
         sbx_sandbox_kill_now(pl->sandboxes);
-    done(ud, 0);
+    pl->stop_done = done;
+    pl->stop_ud = ud;
+    if ((pl->work_in_flight == 0 && pl->teardowns == NULL) ||
+        pl->api->timer_start(pl->host, 10, 10, stop_tick, pl, &pl->stop_timer) < 0)
+        done(ud, 0);
 }
 
 static void plugin_fini(void *self)
 {
     sbx_plugin_t *pl = self;
+    pl->api->timer_close(pl->stop_timer);
+    sbx_teardown_cancel_all(pl);
     while (pl->sandboxes != NULL)
         sbx_sandbox_kill_now(pl->sandboxes);
     plugin_free(pl);

@@ -17,6 +17,7 @@
 #define TEARDOWN_TICKS 2000 /* 10 s */
 
 typedef struct teardown {
+    struct teardown *next;
     sbx_plugin_t *pl;
     sbx_cgroup_t *cg;
     char *dir;
@@ -25,6 +26,34 @@ typedef struct teardown {
     agentd_timer_t *timer;
     unsigned ticks;
 } teardown_t;
+
+static void teardown_unlink(teardown_t *t)
+{
+    for (teardown_t **p = &t->pl->teardowns; *p != NULL; p = &(*p)->next)
+        if (*p == t) {
+            *p = t->next;
+            return;
+        }
+}
+
+static void teardown_end(teardown_t *t, int status)
+{
+    teardown_unlink(t);
+    t->pl->api->timer_close(t->timer);
+    sbx_cgroup_free(t->cg);
+    free(t->dir);
+    agentd_done_cb cb = t->cb;
+    void *cb_ud = t->ud;
+    free(t);
+    if (cb != NULL)
+        cb(cb_ud, status);
+}
+
+void sbx_teardown_cancel_all(sbx_plugin_t *pl)
+{
+    while (pl->teardowns != NULL)
+        teardown_end(pl->teardowns, AGENTD_ECANCELED);
+}
 
 static void teardown_tick(void *ud)
 {
@@ -45,14 +74,7 @@ static void teardown_tick(void *ud)
     }
     if (status == 0 && t->dir != NULL)
         sbx_state_remove(t->dir);
-    t->pl->api->timer_close(t->timer);
-    sbx_cgroup_free(t->cg);
-    free(t->dir);
-    agentd_done_cb cb = t->cb;
-    void *cb_ud = t->ud;
-    free(t);
-    if (cb != NULL)
-        cb(cb_ud, status);
+    teardown_end(t, status);
 }
 
 int sbx_teardown(sbx_plugin_t *pl, sbx_cgroup_t *cg, char *dir, agentd_done_cb cb, void *ud)
@@ -63,7 +85,7 @@ int sbx_teardown(sbx_plugin_t *pl, sbx_cgroup_t *cg, char *dir, agentd_done_cb c
         free(dir);
         return AGENTD_ENOMEM;
     }
-    *t = (teardown_t){pl, cg, dir, cb, ud, NULL, 0};
+    *t = (teardown_t){NULL, pl, cg, dir, cb, ud, NULL, 0};
     if (cg != NULL)
         sbx_cgroup_kill(cg);
     int rc = pl->api->timer_start(pl->host, 0, TEARDOWN_TICK_MS, teardown_tick, t, &t->timer);
@@ -71,8 +93,11 @@ int sbx_teardown(sbx_plugin_t *pl, sbx_cgroup_t *cg, char *dir, agentd_done_cb c
         sbx_cgroup_free(cg);
         free(dir);
         free(t);
+        return rc;
     }
-    return rc;
+    t->next = pl->teardowns;
+    pl->teardowns = t;
+    return 0;
 }
 
 /* list(): what the directories say, reported from the loop. */
@@ -152,7 +177,7 @@ int sbx_list(sbx_plugin_t *pl, agentd_sandbox_list_cb cb, void *ud, agentd_err_t
     *l = (listing_t){pl, cb, ud, NULL, NULL, 0};
     int rc = scan(l);
     if (rc == 0)
-        rc = pl->api->post(pl->host, report_listing, l);
+        rc = sbx_defer(pl, report_listing, l);
     if (rc < 0) {
         free(l->items);
         free(l->states);

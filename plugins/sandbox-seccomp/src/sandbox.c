@@ -151,7 +151,7 @@ static int start_proxy(agentd_sandbox_t *sb, agentd_err_t *err)
     if (asprintf(&sb->proxy_path, "%s/proxy.sock", sb->dir) < 0)
         return agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
     sbx_proxy_opts_t o = {sb->plugin->api, sb->plugin->host, sb->proxy_path, &sb->allow,
-                          on_refused, sb};
+                          on_refused, sb, &sb->plugin->work_in_flight};
     return sbx_proxy_start(&o, &sb->proxy, err);
 }
 
@@ -281,7 +281,7 @@ int sbx_sandbox_create(sbx_plugin_t *pl, const agentd_sandbox_spec_t *spec,
     int rc = setup(sb, spec, err);
     if (rc == 0 && sb->prof.verify_on_create)
         rc = sbx_probe_start(sb, probe_done, c, err);
-    else if (rc == 0 && (rc = pl->api->post(pl->host, report_created, c)) == 0)
+    else if (rc == 0 && (rc = sbx_defer(pl, report_created, c)) == 0)
         link_sandbox(sb);
     if (rc < 0) {
         free(c);

@@ -29,6 +29,11 @@ typedef struct sbx_plugin {
     uid_t host_uid;        /* sandboxes' identity when the daemon is root */
     gid_t host_gid;
     agentd_sandbox_t *sandboxes;
+    unsigned work_in_flight;   /* DNS lookups of the proxies */
+    struct teardown *teardowns; /* destroys and reaps still waiting (reap.c) */
+    agentd_timer_t *stop_timer; /* stop() waiting for them */
+    agentd_done_cb stop_done;
+    void *stop_ud;
 } sbx_plugin_t;
 
 /* A model API on the host's loopback, reachable inside at the same port. */
@@ -88,6 +93,8 @@ int sbx_reap(sbx_plugin_t *pl, const char *id, agentd_done_cb cb, void *ud,
  * then call cb. Takes ownership of cg and dir. */
 int sbx_teardown(sbx_plugin_t *pl, sbx_cgroup_t *cg, char *dir, agentd_done_cb cb,
                  void *ud);
+/* fini: end every waiting teardown now (cb gets AGENTD_ECANCELED). */
+void sbx_teardown_cancel_all(sbx_plugin_t *pl);
 
 /* probe.c: run the helper once in probe mode (every setup step, no
  * command); done runs once with 0 or the failure and the helper's message. */
@@ -95,6 +102,9 @@ typedef void (*sbx_probe_done_cb)(void *ud, agentd_sandbox_t *sb, int status,
                                   const char *msg);
 int sbx_probe_start(agentd_sandbox_t *sb, sbx_probe_done_cb done, void *ud,
                     agentd_err_t *err);
+
+/* defer.c: run cb on the loop soon (a 0 ms timer). */
+int sbx_defer(sbx_plugin_t *pl, void (*cb)(void *ud), void *ud);
 
 /* exec.c */
 int sbx_exec_start(agentd_sandbox_t *sb, const agentd_exec_spec_t *spec, int probe,

@@ -12,7 +12,7 @@ from sbx_harness import TESTS_DIR, SandboxTestCase, main, missing
 sys.path.insert(0, os.path.join(TESTS_DIR, "support"))
 from scripted_model_api import ScriptedModelAPI, system_text, text, thinking, tool_use  # noqa
 
-NODE_MODULES = os.path.join(TESTS_DIR, "node_modules")
+NODE_MODULES = os.path.realpath(os.path.join(TESTS_DIR, "node_modules"))
 CLAUDE = os.path.join(NODE_MODULES, ".bin", "claude")
 CONTENT = "hello from claude in the sandbox\n"
 
