@@ -24,7 +24,7 @@ struct host_runner {
     agentd_sandbox_t *sb;
     agentd_exec_t *ex;
     agentd_exec_io_t io;
-    host_line_splitter_t lines;
+    host_line_splitter_t lines, err_lines;
     uv_timer_t idle_timer, deadline_timer, stop_timer;
 
     enum runner_phase phase;
@@ -100,6 +100,7 @@ static void runner_destroy_memory(host_runner_t *r)
     free(r->model_api_url);
     free(r->reason);
     host_line_splitter_free(&r->lines);
+    host_line_splitter_free(&r->err_lines);
     free(r);
 }
 
@@ -244,17 +245,26 @@ static void on_stdout(void *ud, const char *data, size_t len, int status)
         runner_log(r, AGENTD_LOG_ERROR, "out of memory reading the agent's output");
 }
 
+static void on_err_line(void *ud, const char *line, size_t len, int truncated)
+{
+    host_runner_t *r = ud;
+    (void)truncated;
+    if (!r->released && r->cbs.on_stderr != NULL)
+        r->cbs.on_stderr(r->ud, line, len);
+}
+
 static void on_stderr(void *ud, const char *data, size_t len, int status)
 {
     host_runner_t *r = ud;
     if (status != 0) {
+        host_line_splitter_finish(&r->err_lines, on_err_line, r);
         r->err_open = 0;
         maybe_ended(r);
         return;
     }
     touch_idle(r);
-    if (!r->released && r->cbs.on_stderr != NULL)
-        r->cbs.on_stderr(r->ud, data, len);
+    if (host_line_splitter_feed(&r->err_lines, data, len, on_err_line, r) != 0)
+        runner_log(r, AGENTD_LOG_ERROR, "out of memory reading the agent's stderr");
 }
 
 /* ---- stop, watchdogs ---------------------------------------------------------- */
@@ -478,6 +488,7 @@ static host_runner_t *runner_new(host_ctx_t *ctx, const host_runner_opts_t *o)
     r->model_api_url = dup_or_null(o->model_api_url, &failed);
     host_line_splitter_init(&r->lines, o->max_line_bytes > 0 ? o->max_line_bytes
                                                              : 64u * 1024u * 1024u);
+    host_line_splitter_init(&r->err_lines, 64u * 1024u);
     if (failed || r->argv == NULL || r->env == NULL) {
         runner_destroy_memory(r);
         return NULL;

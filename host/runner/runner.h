@@ -51,8 +51,9 @@ typedef struct host_runner_cbs {
     void (*on_started)(void *ud, int status, const char *msg);
     /* One stdout line, without its newline. */
     void (*on_line)(void *ud, const char *line, size_t len, int truncated);
-    /* A chunk of stderr (diagnostics of the CLI). */
-    void (*on_stderr)(void *ud, const char *data, size_t len);
+    /* One stderr line (diagnostics of the CLI), without its newline; lines
+     * over 64 KiB are cut. */
+    void (*on_stderr)(void *ud, const char *line, size_t len);
     /* The agent is gone and its sandbox destroyed. reason is NULL for a
      * normal exit, else why the runner ended it ("stopped", "no output for
      * 30 s", ...). Runs once. */

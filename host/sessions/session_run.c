@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/stream_json.h"
+#include "agent/utf8.h"
 #include "permissions/rules.h"
 #include "plugins/profiles.h"
 #include "runner/claude_command.h"
@@ -254,27 +255,29 @@ static void on_runner_line(void *ud, const char *line, size_t len, int truncated
     json_t *parsed = NULL;
     host_agent_line_kind_t kind =
         host_agent_normalize(line, len, truncated, on_event, &lc, &parsed);
-    if (kind == HOST_AGENT_LINE_CONTROL_REQUEST)
+    const char *type = json_string_value(json_object_get(parsed, "type"));
+    if (kind == HOST_AGENT_LINE_CONTROL_REQUEST && type != NULL &&
+        strcmp(type, "control_cancel_request") == 0)
+        /* Nothing waits on a person yet (decisions are immediate), so there
+         * is nothing to withdraw; the record keeps that it was asked. */
+        session_emit(s, "permission.cancelled",
+                     json_pack("{s:O?}", "request_id", json_object_get(parsed, "request_id")),
+                     NULL, 0);
+    else if (kind == HOST_AGENT_LINE_CONTROL_REQUEST)
         answer_permission(s, parsed);
     json_decref(parsed);
 }
 
-static void on_runner_stderr(void *ud, const char *data, size_t len)
+static void on_runner_stderr(void *ud, const char *line, size_t len)
 {
     host_session_t *s = ud;
-    json_t *text = json_stringn_nocheck(data, len);
-    char *valid = NULL;
-    if (text == NULL || json_string_value(text) == NULL) { /* not UTF-8: keep it readable */
-        json_decref(text);
-        valid = malloc(len + 1);
-        for (size_t i = 0; valid != NULL && i < len; i++)
-            valid[i] = (unsigned char)data[i] < 0x80 ? data[i] : '?';
-        if (valid != NULL)
-            valid[len] = '\0';
-        text = json_string(valid != NULL ? valid : "");
-    }
-    free(valid);
-    session_emit(s, "agent.stderr", json_pack("{s:o}", "text", text), NULL, 0);
+    size_t n;
+    char *text = host_utf8_repair(line, len, 0, &n);
+    if (text == NULL)
+        return;
+    if (n > 0)
+        session_emit(s, "agent.stderr", json_pack("{s:s%}", "text", text, n), NULL, 0);
+    free(text);
 }
 
 static void on_runner_started(void *ud, int status, const char *msg)
