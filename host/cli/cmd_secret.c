@@ -164,10 +164,11 @@ static int read_hidden(const char *prompt, char *buf, size_t cap, size_t *len)
     quiet = old;
     quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHONL | ISIG);
     quiet.c_lflag |= ICANON;
-    fputs(prompt, stderr);
-    fflush(stderr);
+    /* Echo goes off before the prompt shows, so nothing typed is echoed. */
     if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
         return -1;
+    fputs(prompt, stderr);
+    fflush(stderr);
     int rc = 1;
     for (;;) {
         char ch;

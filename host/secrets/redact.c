@@ -1153,6 +1153,8 @@ int host_redact_stream_write(host_redact_stream_t *s, const void *data, size_t l
         s->e.nodes[NODE_RAW].vpos = s->e.base;
         return host_redact_buf_add(out, data, len);
     }
+    if (len == 0)
+        return 0;
     if (stream_reserve(s, len) != 0)
         return AGENTD_ENOMEM;
     memcpy(s->raw + s->n, data, len);
@@ -1165,7 +1167,7 @@ int host_redact_stream_write(host_redact_stream_t *s, const void *data, size_t l
     uint64_t h = engine_hold(&s->e);
     /* Never stop inside an escape or a UTF-8 character: a mask found later
      * may need to widen over it. */
-    for (int steps = 0; h > s->e.base && steps < PEND_MAX &&
+    for (int steps = 0; h > s->e.base && h < end && steps < PEND_MAX &&
                         is_cont(s->raw, s->flags, (size_t)(h - s->e.base));
          steps++)
         h--;
