@@ -236,18 +236,30 @@ static void build_proc(void)
 }
 
 /* Cover each hidden directory (e.g. the daemon's data directory when it
- * lies inside the workspace) with an empty read-only tmpfs. */
+ * lies inside the workspace) with an empty read-only tmpfs. The path is
+ * opened without following symlinks (the workspace is the agent's: a
+ * symlink planted there must not move what we hide), and mounted on by
+ * descriptor. */
 static void hide(const sbx_launch_t *l)
 {
     for (char **p = l->hidden_paths; *p != NULL; p++) {
-        char path[4096];
-        struct stat st;
+        char path[4096], fdpath[64];
         staged(path, sizeof path, *p);
-        if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        struct open_how how;
+        memset(&how, 0, sizeof how);
+        how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+        how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+        if (fd < 0 && errno == ENOENT)
             continue;
-        if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+        if (fd < 0)
+            sbx_die_errno("mounts", "hide %s (it must be a directory, not behind a symlink)",
+                          *p);
+        snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+        if (mount("tmpfs", fdpath, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                   "mode=0000,size=4k") < 0)
             sbx_die_errno("mounts", "hide %s", *p);
+        close(fd);
     }
 }
 
