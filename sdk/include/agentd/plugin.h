@@ -87,7 +87,7 @@ typedef struct agentd_plugin {
     const char *limitations;
 
     /* minor 0: settings of the plugin's own section in the config file
-     * ("plugins": {"<id>": {...}}). */
+     * ("plugins": {"settings": {"<id>": {...}}}). */
     const agentd_config_field_t *config_fields;
     uint32_t config_field_count;
     /* minor 0: settings of each profile that uses this plugin (for sandbox
