@@ -99,6 +99,16 @@ size_t host_redactor_max_hold(const host_redactor_t *r);
 int host_redact(const host_redactor_t *r, const char *text, size_t len, char **out,
                 size_t *out_len);
 
+/* One-shot for a JSON document (an event's data, an agent's raw line) that
+ * must stay valid JSON. The text is redacted as text (which keeps escapes and
+ * UTF-8 whole); if the result no longer parses (a value holding '"' matched
+ * across the document's structure), the original is parsed and every string
+ * (keys too) is redacted on its own, decoded, and the document re-encoded
+ * (JSON_COMPACT): valid JSON in, valid JSON out. Text that is not JSON is
+ * redacted as text. *out NULL: nothing to change. */
+int host_redact_json(const host_redactor_t *r, const char *json, size_t len, char **out,
+                     size_t *out_len);
+
 /* ---- the current redactor, shared ----------------------------------------- */
 
 /* A thread-safe holder of "the redactor for the secrets as they are now"; the
@@ -113,8 +123,10 @@ void host_redact_source_set(host_redact_source_t *src, host_redactor_t *r);
 host_redactor_t *host_redact_source_get(host_redact_source_t *src);
 /* Counts the host_redact_source_set calls. Any thread. */
 uint64_t host_redact_source_generation(const host_redact_source_t *src);
-/* One-shot through the current redactor. */
+/* One-shot through the current redactor: as text, or as JSON. */
 int host_redact_source_text(host_redact_source_t *src, const char *text, size_t len, char **out,
+                            size_t *out_len);
+int host_redact_source_json(host_redact_source_t *src, const char *json, size_t len, char **out,
                             size_t *out_len);
 
 /* Matches host_log_redact_fn (core/log.h): ud is a host_redact_source_t.

@@ -26,7 +26,11 @@
  * account, project and session scopes fit later.
  *
  * Thread: the loop thread (the database is used there only), except the
- * redaction source (any thread). Ownership: inputs are borrowed; values
+ * redaction source (any thread). Reads (get, resolve, refresh) may run inside
+ * a transaction the caller has open on the shared connection (they use a
+ * savepoint; the audit row then commits with the caller's transaction);
+ * changes (set, remove, rotate, the first open) start their own write
+ * transaction and must not. Ownership: inputs are borrowed; values
  * given out are malloc'd, NUL-terminated and must be given back with
  * host_secrets_free_value (or host_secret_str_free / host_secret_env_free),
  * which wipe them. Errors: 0 or a negative AGENTD_E* with text in err; no

@@ -280,7 +280,9 @@ static int rebuild_redactor(host_secrets_t *s, agentd_err_t *err)
 {
     if (!s->build_redactor)
         return 0;
-    if (begin(s, "BEGIN", err) != 0)
+    /* A savepoint: one snapshot, and it nests in a transaction the caller
+     * may have open on the shared connection. */
+    if (begin(s, "SAVEPOINT secrets_read", err) != 0)
         return AGENTD_EIO;
     int64_t gen = 0;
     sqlite3_stmt *st = NULL;
@@ -336,7 +338,7 @@ static int rebuild_redactor(host_secrets_t *s, agentd_err_t *err)
         n++;
     }
     sqlite3_finalize(st);
-    host_db_exec(s->db, "COMMIT", NULL);
+    host_db_exec(s->db, "RELEASE secrets_read", NULL);
     host_redactor_t *r = NULL;
     if (rc == 0 && host_redactor_new(vals, n, &r) != 0)
         rc = agentd_err_set(err, AGENTD_ENOMEM, "out of memory building the redactor");
@@ -877,7 +879,7 @@ static void audit_read(host_secrets_t *s, const char *name, const host_secret_us
 static int read_record(host_secrets_t *s, const char *name, const char *where, int64_t *gen,
                        char **value, size_t *len, agentd_err_t *err)
 {
-    if (begin(s, "BEGIN", err) != 0)
+    if (begin(s, "SAVEPOINT secrets_read", err) != 0)
         return AGENTD_EIO;
     sqlite3_stmt *st = NULL;
     int rc = read_generation(s, gen) != 0 ? db_err(s, err, "generation") : 0;
@@ -908,7 +910,7 @@ static int read_record(host_secrets_t *s, const char *name, const char *where, i
         }
     }
     sqlite3_finalize(st);
-    host_db_exec(s->db, "COMMIT", NULL);
+    host_db_exec(s->db, "RELEASE secrets_read", NULL);
     return rc;
 }
 

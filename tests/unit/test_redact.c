@@ -633,6 +633,52 @@ static void test_exact_results(void **state)
     host_redactor_unref(r);
 }
 
+/* ---- JSON stays JSON --------------------------------------------------------------------- */
+
+static void test_json_documents(void **state)
+{
+    (void)state;
+    static const char *const vals[] = {"s3cr3t-v4lue", "1,\"b\":", "xx\",\"yy"};
+    host_redactor_t *r = make(vals, 3);
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"{\"t\":\"a s3cr3t-v4lue b\"}", "{\"t\":\"a *** b\"}"},
+        {"{\"t\":\"a \\u0073\\u0033cr3t-v4lue\"}", "{\"t\":\"a ***\"}"},
+        {"{\"s3cr3t-v4lue\":1}", "{\"***\":1}"},
+        {"{\"t\":\"nothing\"}", NULL},
+        /* values that spell JSON structure: nothing of the document is kept */
+        {"{\"a\":1,\"b\":2}", "{\"redacted\":\"***\"}"},
+        {"{\"a\":\"xx\",\"yy\":1}", "{\"redacted\":\"***\"}"},
+        {"[\"xx\",\"yy\"]", "[\"***\"]"}, /* still valid as it is */
+        {"[1,\"b\":2]", "[***2]"},            /* was not JSON: as text */
+        {"[\"1,\\\"b\\\":\",{\"a\":1,\"b\":2}]", "\"***\""},
+        /* not JSON: redacted as text */
+        {"not json s3cr3t-v4lue", "not json ***"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *out = NULL;
+        size_t n = 0;
+        assert_int_equal(host_redact_json(r, cases[i].in, strlen(cases[i].in), &out, &n), 0);
+        if (cases[i].out == NULL) {
+            assert_null(out);
+            continue;
+        }
+        if (out == NULL || strcmp(out, cases[i].out) != 0)
+            fail_msg("%s: got %s, want %s", cases[i].in, out ? out : "(unchanged)",
+                     cases[i].out);
+        assert_int_equal(n, strlen(out));
+        free(out);
+    }
+    host_redact_source_t *src = host_redact_source_new();
+    host_redact_source_set(src, r);
+    char *out = NULL;
+    assert_int_equal(host_redact_source_json(src, "{\"a\":1,\"b\":2}", 13, &out, NULL), 0);
+    assert_string_equal(out, "{\"redacted\":\"***\"}");
+    free(out);
+    host_redact_source_free(src);
+}
+
 /* ---- no false positives ----------------------------------------------------------------- */
 
 static void test_no_false_positives(void **state)
@@ -900,6 +946,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_form),
         cmocka_unit_test(test_exact_results),
+        cmocka_unit_test(test_json_documents),
         cmocka_unit_test(test_no_false_positives),
         cmocka_unit_test(test_stream_hold),
         cmocka_unit_test(test_big_value_and_source),

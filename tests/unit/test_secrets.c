@@ -418,6 +418,13 @@ static void test_set_get_list_remove(void **state)
     assert_int_equal(len, strlen(VALUE_A));
     assert_string_equal(v, VALUE_A);
     host_secrets_free_value(v, len);
+    /* Reads nest in a transaction someone else has open on the connection. */
+    sql(f, "BEGIN");
+    assert_int_equal(host_secrets_get(f->s, "B", &use, &v, &len, &err), 0);
+    assert_string_equal(v, VALUE_B);
+    host_secrets_free_value(v, len);
+    assert_int_equal(host_secrets_refresh(f->s, &err), 0);
+    sql(f, "COMMIT");
 
     host_secret_info_t *items;
     size_t n;
