@@ -153,6 +153,10 @@ static int vt_exec(void *self, agentd_sandbox_t *sb, const agentd_exec_spec_t *s
 {
     if (spec == NULL || spec->argv == NULL || spec->argv[0] == NULL)
         return agentd_err_set(err, AGENTD_EINVAL, "exec: empty argv");
+    if (spec->flags & AGENTD_EXEC_TTY)
+        return agentd_err_set(err, AGENTD_ENOTSUP, "exec: no pseudo-terminal support yet");
+    if (sb->expired)
+        return agentd_err_set(err, AGENTD_ETIMEDOUT, "exec: the sandbox's timeout has passed");
     return sbx_exec_start(sb, spec, 0, exit_cb, ud, out, io, err);
 }
 
@@ -213,7 +217,8 @@ AGENTD_EXPORT const agentd_plugin_t agentd_plugin = {
     .limitations = "Linux only; no copy_in/copy_out (the workspace is a host directory); "
                    "no adopt after a restart (list and reap only); /tmp and the process "
                    "table are per exec, not per sandbox; a protected path that does not "
-                   "exist when the sandbox starts is not protected",
+                   "exist when the sandbox starts is not protected; no pseudo-terminal "
+                   "(AGENTD_EXEC_TTY)",
     .config_fields = config_fields,
     .config_field_count = sizeof config_fields / sizeof config_fields[0],
     .profile_fields = sbx_profile_fields,

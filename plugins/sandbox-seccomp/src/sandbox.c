@@ -176,6 +176,7 @@ static void on_timeout(void *ud)
         sb->plugin->api->emit_event(sb->plugin->host, sb->session_id, "sandbox.timeout", data,
                                     strlen(data), NULL);
     }
+    sb->expired = 1;
     kill_all(sb);
 }
 

@@ -75,6 +75,7 @@ struct agentd_sandbox {
     agentd_exec_t *execs;
     sbx_probe_t *probe;
     uint64_t created_ms;
+    int expired;           /* the timeout fired: no more execs */
 };
 
 /* sandbox.c */
