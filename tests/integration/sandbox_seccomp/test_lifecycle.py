@@ -4,9 +4,18 @@ a stop, or the daemon."""
 
 import os
 import signal
-import subprocess
 
 from sbx_harness import SandboxTestCase, descendants, alive, main, processes_with, wait_for
+
+
+def sandbox_cgroups(prefix):
+    """Cgroup directories named prefix* in every hierarchy."""
+    found = []
+    for top in os.listdir("/sys/fs/cgroup"):
+        for root, dirs, _ in os.walk(os.path.join("/sys/fs/cgroup", top)):
+            found += [os.path.join(root, d) for d in dirs if d.startswith(prefix)]
+            dirs[:] = [d for d in dirs if not d.startswith("agentd-sbx-")]
+    return found
 
 
 class Lifecycle(SandboxTestCase):
@@ -57,19 +66,19 @@ class Lifecycle(SandboxTestCase):
         wait_for(lambda: not any(alive(pid) for pid in tree), timeout=10,
                  what="every sandbox process to die with the daemon")
         self.assertEqual(processes_with(marker), [])
+        # The daemon had no chance to remove the sandbox's cgroup: it stays,
+        # empty, for a restarted daemon to list and reap. Empty it must be.
+        for d in sandbox_cgroups("agentd-sbx-exec-%d-" % p.pid):
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                self.assertEqual(f.read(), "", d)
+            os.rmdir(d)
 
     def test_cgroup_and_state_are_removed(self):
         p = self.sb.popen(["/bin/sh", "-c", "echo ok"])
         out, err = p.communicate(timeout=30)
         self.assertEqual((p.returncode, out), (0, b"ok\n"), err)
         # `sandbox exec` names its sandbox exec-<its pid>-<random>.
-        prefix = "agentd-sbx-exec-%d-" % p.pid
-        leftovers = []
-        for top in os.listdir("/sys/fs/cgroup"):
-            for root, dirs, _ in os.walk(os.path.join("/sys/fs/cgroup", top)):
-                leftovers += [os.path.join(root, d) for d in dirs if d.startswith(prefix)]
-                dirs[:] = [d for d in dirs if not d.startswith("agentd-sbx-")]
-        self.assertEqual(leftovers, [])
+        self.assertEqual(sandbox_cgroups("agentd-sbx-exec-%d-" % p.pid), [])
         sbdir = os.path.join(self.sb.data_dir, "plugins", "sandbox-seccomp", "sandboxes")
         self.assertEqual(os.listdir(sbdir) if os.path.isdir(sbdir) else [], [])
 
