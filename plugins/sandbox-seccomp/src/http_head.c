@@ -9,9 +9,11 @@
 #include <string.h>
 #include <strings.h>
 
-/* Headers meant for the proxy, or about this hop only. */
+/* Headers meant for the proxy, about this hop only, or (Host) replaced by
+ * the URL's own authority, so a request cannot name an allowed host in its
+ * URL and another one to a shared server. */
 static const char *const hop_headers[] = {"proxy-connection:", "proxy-authorization:",
-                                          "connection:", "keep-alive:"};
+                                          "connection:", "keep-alive:", "host:"};
 
 static int is_hop_header(const char *line, size_t len)
 {
@@ -39,7 +41,8 @@ static int set_forward(sbx_request_t *req, const char *data, size_t len)
     return 0;
 }
 
-/* "http://host[:port]/path" -> host, port, path start. */
+/* "http://host[:port]/path" -> host, port, path start (the authority is
+ * uri + 7 .. path). */
 static int split_uri(const char *uri, size_t uri_len, sbx_request_t *req, const char **path)
 {
     if (uri_len < 8 || strncasecmp(uri, "http://", 7) != 0)
@@ -70,12 +73,14 @@ static int rewrite(sbx_request_t *req, const char *method, size_t mlen, const ch
                    size_t plen, const char *version, size_t vlen, const char *headers,
                    const char *head_end, const char *all_end)
 {
-    size_t cap = (size_t)(all_end - headers) + mlen + plen + vlen + 64;
+    size_t cap = (size_t)(all_end - headers) + mlen + 2 * plen + vlen + 600;
     char *out = malloc(cap);
     if (out == NULL)
         return -1;
-    size_t o = (size_t)snprintf(out, cap, "%.*s %.*s %.*s\r\n", (int)mlen, method,
-                                plen ? (int)plen : 1, plen ? path : "/", (int)vlen, version);
+    const char *authority = method + mlen + 1 + 7; /* after "METHOD http://" */
+    size_t o = (size_t)snprintf(out, cap, "%.*s %.*s %.*s\r\nHost: %.*s\r\n", (int)mlen,
+                                method, plen ? (int)plen : 1, plen ? path : "/", (int)vlen,
+                                version, (int)(path - authority), authority);
     for (const char *line = headers; line < head_end;) {
         const char *eol = strstr(line, "\r\n");
         size_t len = (size_t)(eol - line);

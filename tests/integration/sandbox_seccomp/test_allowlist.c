@@ -65,7 +65,7 @@ static void test_requests(tally_t *t)
           "connect target");
     check(t, r.forward_len == 5 && memcmp(r.forward, "EARLY", 5) == 0, "connect early data");
     sbx_request_free(&r);
-    const char *g = "GET http://h.test:8080/v1/x?y=1 HTTP/1.1\r\nHost: h.test:8080\r\n"
+    const char *g = "GET http://h.test:8080/v1/x?y=1 HTTP/1.1\r\nHost: other.test\r\n"
                     "Proxy-Connection: keep-alive\r\nConnection: keep-alive\r\n"
                     "Proxy-Authorization: Basic Zm9v\r\nX-A: 1\r\n\r\nBODY";
     check(t, sbx_request_parse(g, strlen(g), &r, msg, sizeof msg) == 0, "get parses");
@@ -73,7 +73,7 @@ static void test_requests(tally_t *t)
                        "Connection: close\r\n\r\nBODY";
     check(t, !r.is_connect && r.port == 8080 && strcmp(r.host, "h.test") == 0, "get target");
     check(t, r.forward_len == strlen(want) && memcmp(r.forward, want, r.forward_len) == 0,
-          "get rewritten to origin form without proxy headers");
+          "get rewritten to origin form, Host from the URL, no proxy headers");
     sbx_request_free(&r);
     const char *d = "GET http://h.test HTTP/1.0\r\n\r\n";
     check(t, sbx_request_parse(d, strlen(d), &r, msg, sizeof msg) == 0 && r.port == 80,
