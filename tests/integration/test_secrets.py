@@ -2,18 +2,30 @@
 ls (text and --json) that never shows a value, rm, check, rotate-key, the
 master key file's permissions, a key from the environment, usage errors.
 Throughout: the value never appears in any process's argv, in agentd's
-output or logs, or in the database files in plain text."""
+output or logs, or in the database files in plain text.
+
+ClaudeCodeCanary is issue 4's canary: a real Claude Code session (scripted
+model) whose API key is a secret prints it every way; it must appear in none
+of the event log, the event stream, the host log or any process's argv. It
+skips itself when the CLI is not installed or sessions do not resolve
+${secret:NAME} yet."""
+import base64
 import json
 import os
 import pty
+import re
 import select
 import shutil
+import sqlite3
 import stat
 import subprocess
+import sys
+import threading
 import time
 import unittest
+import urllib.parse
 
-from agentd_test import AGENTD, AgentdCase
+from agentd_test import AGENTD, PLUGINS, SOURCE, AgentdCase
 
 VALUE = "canary-Zq7Xv2pL9sK4tR8wM3nB"
 OTHER = "slack-xoxb-8c1d7e0f-OTHER"
@@ -329,6 +341,158 @@ class SecretCli(AgentdCase):
         self.ok("check", "GH_TOKEN", env={"AGENTD_MASTER_KEY": k2})
         self.assertEqual(self.secret("check", "GH_TOKEN", env=env1).returncode, 1)
         self.assertFalse(os.path.exists(self.key))
+
+
+# ---- the canary ------------------------------------------------------------------
+
+TESTS_DIR = os.path.join(SOURCE, "tests") if SOURCE else \
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NODE_MODULES = os.path.join(TESTS_DIR, "node_modules")
+CLAUDE_LINK = os.path.join(NODE_MODULES, ".bin", "claude")
+SUPPORT = os.path.join(TESTS_DIR, "support")
+
+
+def leaks(text, value):
+    """Does text show value in a form agentd promises to mask? Decodes JSON
+    strings (recursively), %XX, base64 runs at 4 alignments, and ignores line
+    breaks. Independent of the redactor."""
+    def scan(t, depth):
+        if value in t or value in t.replace("\r", "").replace("\n", ""):
+            return True
+        if depth > 3:
+            return False
+        for candidate in (t, '"%s"' % t):
+            try:
+                j = json.loads(candidate)
+            except ValueError:
+                continue
+            stack = [j]
+            while stack:
+                x = stack.pop()
+                if isinstance(x, str) and x != t and scan(x, depth + 1):
+                    return True
+                if isinstance(x, dict):
+                    stack += list(x.keys()) + list(x.values())
+                elif isinstance(x, list):
+                    stack += x
+        if "%" in t:
+            u = urllib.parse.unquote(t)
+            if u != t and scan(u, depth + 1):
+                return True
+        for run in re.findall(r"[A-Za-z0-9+/_=\-\r\n]{8,}", t):
+            run = re.sub(r"[^A-Za-z0-9+/_\-]", "", run).replace("-", "+").replace("_", "/")
+            for off in range(4):
+                chunk = run[off:]
+                chunk = chunk[:len(chunk) - len(chunk) % 4]
+                try:
+                    if value.encode() in base64.b64decode(chunk):
+                        return True
+                except ValueError:
+                    pass
+        return False
+    return scan(text, 0)
+
+
+@unittest.skipUnless(os.path.exists(CLAUDE_LINK) and PLUGINS and
+                     os.path.exists(os.path.join(PLUGINS, "sandbox-seccomp.so")),
+                     "needs the Claude Code CLI (npm ci --prefix tests) and sandbox-seccomp")
+class ClaudeCodeCanary(AgentdCase):
+    """The agent's API key is ${secret:ANTHROPIC_KEY}; the scripted model has
+    the agent print it through env, printenv, a 0600 file, base64 at two
+    alignments, JSON (escaped and \\u-escaped), URL encoding, two lines and
+    stderr."""
+
+    COMMANDS = [
+        "env | grep ANTHROPIC_API_KEY",
+        "printenv ANTHROPIC_API_KEY",
+        "printenv ANTHROPIC_API_KEY > key.txt && chmod 600 key.txt && cat key.txt",
+        "printenv ANTHROPIC_API_KEY | base64",
+        "printf 'xy%s' \"$ANTHROPIC_API_KEY\" | base64 -w0",
+        "python3 -c 'import json,os; print(json.dumps({\"k\": os.environ[\"ANTHROPIC_API_KEY\"]"
+        " + chr(34)}))'",
+        "python3 -c 'import os; print(\"\".join(\"\\\\u%04x\" % ord(c) for c in "
+        "os.environ[\"ANTHROPIC_API_KEY\"]))'",
+        "k=$(printenv ANTHROPIC_API_KEY); echo ${k:0:12}; echo ${k:12}",
+        "python3 -c 'import os,urllib.parse; print(urllib.parse.quote("
+        "os.environ[\"ANTHROPIC_API_KEY\"], safe=\"\"))'",
+        "printenv ANTHROPIC_API_KEY >&2",
+    ]
+
+    def test_canary_never_leaves(self):
+        sys.path.insert(0, SUPPORT)
+        from scripted_model_api import ScriptedModelAPI, text, tool_use
+        canary = "sk-ant-CANARY-" + os.urandom(12).hex()
+        steps = [[tool_use("Bash", {"command": c, "description": "step %d" % i})]
+                 for i, c in enumerate(self.COMMANDS)] + [[text("done")]]
+        api = ScriptedModelAPI(steps).start()
+        self.addCleanup(api.stop)
+        ws = os.path.join(self.tmp, "ws")
+        os.mkdir(ws)
+        config = self.write_config({
+            "log": {"level": "debug", "format": "json"},
+            "plugins": {"dirs": [PLUGINS], "load": ["sandbox-seccomp"]},
+            "sandboxes": {"local": {"plugin": "sandbox-seccomp",
+                                    "ro_paths": [NODE_MODULES, SUPPORT]}},
+            "default_sandbox": "local",
+            "agent": {"command": os.path.realpath(CLAUDE_LINK), "base_url": api.url,
+                      "api_key": "${secret:ANTHROPIC_KEY}", "idle_timeout_s": 60},
+        }, name="canary.json")
+        env = dict(os.environ)
+        env.pop("AGENTD_CONFIG", None)
+        r = subprocess.run([AGENTD, "--config", config, "secret", "set", "ANTHROPIC_KEY"],
+                           input=canary, capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        in_argv, stop = [], threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                for pid in os.listdir("/proc"):
+                    if pid.isdigit():
+                        try:
+                            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                                if canary.encode() in f.read():
+                                    in_argv.append(pid)
+                        except OSError:
+                            pass
+                time.sleep(0.05)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            run = subprocess.run([AGENTD, "--config", config, "run", "--json", "--workspace", ws,
+                                  "--allow", "Bash", "--timeout", "10", "Do the steps"],
+                                 capture_output=True, text=True, env=env, timeout=900)
+        finally:
+            stop.set()
+            watcher.join()
+        keys = {rq.get("headers", {}).get("x-api-key") for rq in api.requests}
+        if "${secret:ANTHROPIC_KEY}" in keys or canary not in keys:
+            self.skipTest("sessions do not resolve ${secret:NAME} yet (the agent got %r)"
+                          % sorted(k for k in keys if k))
+        self.assertEqual(run.returncode, 0, run.stderr[-2000:])
+        # The agent really printed it: the model saw it in the tool results.
+        self.assertTrue(leaks(json.dumps([rq.get("body") for rq in api.requests]), canary))
+        db = sqlite3.connect(os.path.join(self.tmp, "var", "agentd.db"))
+        rows = [tuple(x.decode() if isinstance(x, bytes) else x for x in row)
+                for row in db.execute("SELECT type, data, raw FROM events")]
+        db.close()
+        results = [row for row in rows if row[0] == "agent.tool_result"]
+        self.assertEqual(len(results), len(self.COMMANDS))
+        for where, text_ in [("the event log", json.dumps(rows)),
+                             ("the event stream (agentd run --json)", run.stdout),
+                             ("the host log", run.stderr)]:
+            self.assertFalse(leaks(text_, canary), "the canary is in " + where)
+        for typ, data, raw in results:
+            self.assertIn("***", data)
+            self.assertFalse(leaks(data, canary) or leaks(raw or "", canary))
+        self.assertEqual(in_argv, [], "the canary was in a process's argv")
+        for name in os.listdir(os.path.join(self.tmp, "var")):
+            path = os.path.join(self.tmp, "var", name)
+            if os.path.isfile(path):
+                with open(path, "rb") as f:
+                    self.assertNotIn(canary.encode(), f.read(), path)
+        reads = [json.loads(row[1]) for row in rows if row[0] == "secret.read"]
+        self.assertEqual([(r["name"], r["purpose"]) for r in reads], [("ANTHROPIC_KEY", "env")])
 
 
 if __name__ == "__main__":
