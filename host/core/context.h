@@ -38,6 +38,9 @@ typedef struct host_ctx {
     host_event_sink_fn event_sink;
     void *event_sink_ud;
 
+    struct host_secrets *secrets;   /* the secret store (runtime's); NULL
+                                     * until the runtime opens it */
+
     int stopping;                   /* graceful shutdown under way */
 } host_ctx_t;
 

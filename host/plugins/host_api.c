@@ -13,6 +13,7 @@
 #include "core/errors.h"
 #include "core/stream.h"
 #include "plugins/registry.h"
+#include "secrets/secrets.h"
 
 static const char *plugin_name(agentd_host_t *h)
 {
@@ -345,24 +346,25 @@ static int api_emit_event(agentd_host_t *h, const char *session_id, const char *
 static int api_secret_get(agentd_host_t *h, const char *name, const char *session_id,
                           char **value, size_t *len, agentd_err_t *err)
 {
-    (void)session_id;
     if (name == NULL || value == NULL || len == NULL)
         return agentd_err_set(err, AGENTD_EINVAL, "secret_get: name, value and len are required");
     *value = NULL;
     *len = 0;
-    return agentd_err_set(err, AGENTD_ENOENT,
-                          "secret \"%s\" not found: this agentd has no secret store yet", name);
+    if (h->ctx->secrets == NULL)
+        return agentd_err_set(err, AGENTD_ENOENT, /* the SDK's contract: ENOENT or EPERM */
+                              "secret \"%s\" not found: the secret store is not open here "
+                              "(`agentd serve` and `agentd run` open it)", name);
+    char where[160];
+    snprintf(where, sizeof where, "plugin %s", plugin_name(h));
+    host_secret_use_t use = {.session = session_id, .plugin = plugin_name(h),
+                             .purpose = "plugin", .where = where};
+    return host_secrets_get(h->ctx->secrets, name, &use, value, len, err);
 }
 
 static void api_secret_release(agentd_host_t *h, char *value, size_t len)
 {
     (void)h;
-    if (value == NULL)
-        return;
-    volatile char *v = value;
-    for (size_t i = 0; i < len; i++)
-        v[i] = 0;
-    free(value);
+    host_secrets_free_value(value, len); /* wipes len + 1 bytes, frees */
 }
 
 static const char *api_state_dir(agentd_host_t *h)

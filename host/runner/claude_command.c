@@ -1,4 +1,5 @@
 #include "runner/claude_command.h"
+#include "secrets/secrets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,9 +160,10 @@ static int system_prompt(host_claude_command_t *c, json_t *settings, const char 
     return rc;
 }
 
-static int session_env(host_claude_command_t *c, json_t *settings, agentd_err_t *err)
+static int session_env(host_claude_command_t *c, const host_claude_inputs_t *in,
+                       agentd_err_t *err)
 {
-    json_t *env = json_object_get(settings, "env"), *v;
+    json_t *env = json_object_get(in->settings, "env"), *v;
     const char *k;
     if (env == NULL)
         return 0;
@@ -177,7 +179,23 @@ static int session_env(host_claude_command_t *c, json_t *settings, agentd_err_t 
         for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
             if (strcmp(k, reserved[i]) == 0)
                 return agentd_err_set(err, AGENTD_EINVAL, "env.%s: set by agentd itself", k);
-        int rc = envvar(c, k, json_string_value(v));
+        /* ${secret:NAME}: resolved now, audited, wiped after use. */
+        char where[320];
+        snprintf(where, sizeof where, "session %s settings env.%s",
+                 in->session_id != NULL ? in->session_id : "-", k);
+        host_secret_use_t use = {.session = in->session_id, .purpose = "env", .where = where};
+        host_secret_str_t val = {0};
+        int rc = 0;
+        if (host_secrets_has_refs(json_string_value(v), json_string_length(v)))
+            rc = in->secrets != NULL
+                     ? host_secrets_resolve(in->secrets, json_string_value(v),
+                                            json_string_length(v), &use, &val, err)
+                     : agentd_err_set(err, AGENTD_EUNAVAIL,
+                                      "env.%s: refers to a secret, but no secret store is open",
+                                      k);
+        if (rc == 0)
+            rc = envvar(c, k, val.data != NULL ? val.data : json_string_value(v));
+        host_secret_str_free(&val);
         if (rc != 0)
             return rc;
     }
@@ -212,7 +230,7 @@ int host_claude_command_build(const host_claude_inputs_t *in, const char *worksp
         rc = arg(out, in->resume_id);
 
     if (rc == 0)
-        rc = session_env(out, in->settings, err);
+        rc = session_env(out, in, err);
     struct { const char *k, *v; } vars[] = {
         {"PATH", in->path_env}, {"HOME", in->home}, {"CLAUDE_CONFIG_DIR", in->config_dir},
         {"ANTHROPIC_API_KEY", in->api_key}, {"ANTHROPIC_BASE_URL", in->base_url},

@@ -14,7 +14,9 @@
 #include "store/db.h"
 
 typedef struct host_runtime {
+    host_ctx_t *ctx;
     host_db_t *db;
+    struct host_secrets *secrets;
     host_event_log_t *log;
     host_sessions_t *sessions;
 } host_runtime_t;

@@ -11,6 +11,7 @@
 #include "plugins/profiles.h"
 #include "runner/claude_command.h"
 #include "sessions/session_internal.h"
+#include "secrets/secrets.h"
 
 #define COMPONENT "sessions"
 
@@ -404,6 +405,24 @@ static int build_command(host_session_t *s, host_claude_command_t *cmd, agentd_e
     const char *key = ctx->config->agent.api_key;
     if (key == NULL)
         key = getenv("ANTHROPIC_API_KEY");
+    /* Secrets changed by `agentd secret set` next to us are known to the
+     * redactor before this run prints anything. */
+    if (ctx->secrets != NULL)
+        host_secrets_refresh(ctx->secrets, NULL);
+    host_secret_str_t key_val = {0};
+    if (key != NULL && host_secrets_has_refs(key, strlen(key))) {
+        host_secret_use_t use = {.session = s->id, .purpose = "env",
+                                 .where = "config agent.api_key"};
+        int krc = ctx->secrets != NULL
+                      ? host_secrets_resolve(ctx->secrets, key, strlen(key), &use, &key_val, err)
+                      : agentd_err_set(err, AGENTD_EUNAVAIL, "agent.api_key: no secret store");
+        if (krc != 0) {
+            free(config_dir);
+            free(home);
+            return krc;
+        }
+        key = key_val.data;
+    }
     const char *path = getenv("PATH");
     const char *model = json_string_value(json_object_get(s->settings, "model"));
     host_claude_inputs_t in = {
@@ -417,8 +436,11 @@ static int build_command(host_session_t *s, host_claude_command_t *cmd, agentd_e
                                                         : getenv("ANTHROPIC_BASE_URL"),
         .path_env = path != NULL ? path : "/usr/local/bin:/usr/bin:/bin",
         .settings = s->settings,
+        .secrets = ctx->secrets,
+        .session_id = s->id,
     };
     int rc = host_claude_command_build(&in, s->workspace, cmd, err);
+    host_secret_str_free(&key_val);
     free(config_dir);
     free(home);
     return rc;

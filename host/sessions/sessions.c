@@ -13,6 +13,7 @@
 
 #include "plugins/profiles.h"
 #include "sessions/session_internal.h"
+#include "secrets/secrets.h"
 
 #define COMPONENT "sessions"
 
@@ -46,11 +47,27 @@ void session_emit(host_session_t *s, const char *type, json_t *data, const char 
 {
     char *text = data != NULL ? json_dumps(data, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     agentd_err_t err = {{0}};
-    if (text == NULL || host_event_log_append(s->mgr->log, s->id, type, text, strlen(text), raw,
-                                              raw_len, NULL, &err) != 0)
+    /* Known secret values become *** before anything is stored (and so
+     * before clients and notifiers see it); failing that, nothing is. */
+    char *rtext = NULL, *rraw = NULL;
+    size_t rtext_len = 0, rraw_len = 0;
+    int red = 0;
+    host_redact_source_t *src =
+        s->mgr->ctx->secrets != NULL ? host_secrets_redact_source(s->mgr->ctx->secrets) : NULL;
+    if (src != NULL && text != NULL)
+        red = host_redact_source_json(src, text, strlen(text), &rtext, &rtext_len);
+    if (src != NULL && red == 0 && raw != NULL)
+        red = host_redact_source_json(src, raw, raw_len, &rraw, &rraw_len);
+    if (text == NULL || red != 0 ||
+        host_event_log_append(s->mgr->log, s->id, type, rtext != NULL ? rtext : text,
+                              rtext != NULL ? rtext_len : strlen(text),
+                              rraw != NULL ? rraw : raw, rraw != NULL ? rraw_len : raw_len, NULL,
+                              &err) != 0)
         host_log(&s->mgr->ctx->log, AGENTD_LOG_ERROR, COMPONENT,
                  "%s: event %s not recorded: %s", s->id, type,
-                 text == NULL ? "out of memory" : err.msg);
+                 text == NULL || red != 0 ? "out of memory" : err.msg);
+    free(rtext);
+    free(rraw);
     free(text);
     json_decref(data);
 }
@@ -185,6 +202,22 @@ static int check_settings(host_sessions_t *m, json_t *st, agentd_err_t *err)
         v = json_object_get(st, strings[i]);
         if (v != NULL && !json_is_string(v))
             return agentd_err_set(err, AGENTD_EINVAL, "%s: expected a string", strings[i]);
+    }
+    json_t *env = json_object_get(st, "env");
+    if (json_is_object(env)) {
+        json_object_foreach(env, k, v) {
+            if (!json_is_string(v) || !host_secrets_has_refs(json_string_value(v),
+                                                             json_string_length(v)))
+                continue;
+            char where[300];
+            snprintf(where, sizeof where, "session settings env.%s", k);
+            if (m->ctx->secrets == NULL)
+                return agentd_err_set(err, AGENTD_EUNAVAIL, "%s: no secret store is open", where);
+            int rc = host_secrets_check_refs(m->ctx->secrets, json_string_value(v),
+                                             json_string_length(v), where, NULL, err);
+            if (rc != 0)
+                return rc;
+        }
     }
     const char *def = json_string_value(json_object_get(st, "permission_default"));
     if (def != NULL && strcmp(def, "allow") != 0 && strcmp(def, "deny") != 0)
@@ -619,7 +652,8 @@ int host_sessions_open(host_ctx_t *ctx, host_db_t *db, host_event_log_t *log,
     }
     for (host_session_t *s = m->head; s != NULL; s = s->next) {
         if (s->state == HOST_SESSION_PROVISIONING || s->state == HOST_SESSION_RUNNING ||
-            s->state == HOST_SESSION_WAITING || s->state == HOST_SESSION_PENDING)
+            s->state == HOST_SESSION_WAITING || s->state == HOST_SESSION_PENDING ||
+            s->state == HOST_SESSION_IDLE) /* its agent process is gone too */
             session_set_state(s, HOST_SESSION_INTERRUPTED,
                               "agentd stopped while the session was active");
     }
