@@ -1,5 +1,7 @@
 #include "sessions/runtime.h"
 
+#include "plugins/registry.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,36 @@ static int open_secrets(host_ctx_t *ctx, host_runtime_t *rt, agentd_err_t *err)
     return 0;
 }
 
+/* Every ${secret:NAME} the configuration holds must name a stored secret
+ * before anything starts: agent.api_key and each loaded plugin's settings. */
+static int check_config_refs(host_ctx_t *ctx, host_runtime_t *rt, agentd_err_t *err)
+{
+    const char *key = ctx->config->agent.api_key;
+    int rc = 0;
+    if (key != NULL && host_secrets_has_refs(key, strlen(key)))
+        rc = host_secrets_check_refs(rt->secrets, key, strlen(key), "config agent.api_key",
+                                     NULL, err);
+    host_registry_t *reg = ctx->registry;
+    for (size_t i = 0; rc == 0 && reg != NULL && i < reg->count; i++) {
+        host_plugin_t *p = reg->items[i];
+        char *json = NULL;
+        host_diags_t diags = {0};
+        if (p->status != HOST_PLUGIN_LOADED ||
+            host_config_plugin_settings(ctx->config, p->id, p->desc.config_fields,
+                                        p->desc.config_field_count, &json, &diags) != 0) {
+            host_diags_free(&diags);
+            continue;
+        }
+        char where[160];
+        snprintf(where, sizeof where, "config plugins.settings.%s", p->id);
+        if (host_secrets_has_refs(json, strlen(json)))
+            rc = host_secrets_check_refs(rt->secrets, json, strlen(json), where, NULL, err);
+        free(json);
+        host_diags_free(&diags);
+    }
+    return rc;
+}
+
 int host_runtime_open(host_ctx_t *ctx, host_runtime_t *rt, agentd_err_t *err)
 {
     memset(rt, 0, sizeof *rt);
@@ -70,6 +102,8 @@ int host_runtime_open(host_ctx_t *ctx, host_runtime_t *rt, agentd_err_t *err)
     rc = host_db_open(path, &rt->db, err);
     if (rc == 0)
         rc = open_secrets(ctx, rt, err);
+    if (rc == 0)
+        rc = check_config_refs(ctx, rt, err);
     host_event_log_opts_t opts = {
         .max_age_s = (uint64_t)ctx->config->events.retention_days * 86400u,
         .max_events = ctx->config->events.max_per_session,

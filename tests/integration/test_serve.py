@@ -6,7 +6,7 @@ import signal
 import stat
 import unittest
 
-from agentd_test import AgentdCase, Daemon
+from agentd_test import AgentdCase, Daemon, log_lines
 
 
 class ServeTest(AgentdCase):
@@ -79,6 +79,15 @@ class ServeTest(AgentdCase):
         d.wait_for(lambda l: "ready" in l["msg"] and "1 plugin loaded" in l["msg"])
         d.signal()
         self.assertEqual(d.finish(), 0)
+
+    def test_missing_secret_reference_stops_start(self):
+        cfg = self.config(["good"], ["fixture-good"], agent={"api_key": "${secret:NO_SUCH_KEY}"})
+        r = self.run_agentd("serve", config=cfg, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        msgs = " ".join(l["msg"] for l in log_lines(r.stderr))
+        self.assertIn("NO_SUCH_KEY", msgs)
+        self.assertIn("agent.api_key", msgs)
+        self.assertIn("not starting", msgs)
 
     def test_bad_config_is_a_clear_error(self):
         path = os.path.join(self.tmp, "bad.json")
