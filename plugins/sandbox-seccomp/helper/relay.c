@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "relay.h"
 
+#include "../common/pipe_buf.h"
 #include "fail.h"
 #include "mounts.h"
 
@@ -19,21 +20,14 @@
 #define BUF 16384
 #define MAX_LISTENERS 16
 
-typedef struct pipe_buf {
-    char data[BUF];
-    size_t len, off;
-    int eof; /* the reading side ended; shut the writing side once empty */
-    int shut;
-} pipe_buf_t;
-
 typedef struct conn {
     int client;             /* TCP, inside the sandbox */
     int proxy;              /* unix socket to the egress proxy */
     int awaiting_tunnel;    /* forward: the proxy's CONNECT answer not read yet */
     char head[1024];        /* that answer */
     size_t head_len;
-    pipe_buf_t up;          /* client -> proxy */
-    pipe_buf_t down;        /* proxy -> client */
+    sbx_pipe_buf_t up;      /* client -> proxy */
+    sbx_pipe_buf_t down;    /* proxy -> client */
 } conn_t;
 
 typedef struct listener {
@@ -108,6 +102,8 @@ static void conn_free(sbx_relay_t *r, size_t i)
     conn_t *c = r->conns[i];
     close(c->client);
     close(c->proxy);
+    sbx_pipe_buf_free(&c->up);
+    sbx_pipe_buf_free(&c->down);
     free(c);
     r->conns[i] = NULL;
 }
@@ -121,8 +117,15 @@ static void accept_one(sbx_relay_t *r, const listener_t *ls)
     while (i < SBX_RELAY_MAX_CONNS && r->conns[i] != NULL)
         i++;
     conn_t *c = i < SBX_RELAY_MAX_CONNS ? calloc(1, sizeof *c) : NULL;
-    int proxy = c != NULL ? connect_proxy() : -1;
+    int proxy = -1;
+    if (c != NULL && sbx_pipe_buf_init(&c->up, BUF) == 0 &&
+        sbx_pipe_buf_init(&c->down, BUF) == 0)
+        proxy = connect_proxy();
     if (proxy < 0) {
+        if (c != NULL) {
+            sbx_pipe_buf_free(&c->up);
+            sbx_pipe_buf_free(&c->down);
+        }
         free(c);
         close(fd); /* refused: too many connections or no proxy */
         return;
@@ -161,39 +164,6 @@ static int read_tunnel_answer(conn_t *c)
     return 0;
 }
 
-/* Move bytes from `from` into b (when it is empty). -1: drop. */
-static int fill(int from, pipe_buf_t *b)
-{
-    if (b->len != 0 || b->eof)
-        return 0;
-    ssize_t n = read(from, b->data, BUF);
-    if (n < 0)
-        return errno == EAGAIN || errno == EINTR ? 0 : -1;
-    if (n == 0)
-        b->eof = 1;
-    b->len = (size_t)n;
-    b->off = 0;
-    return 0;
-}
-
-/* Write b to `to`; after the reader's EOF, pass the EOF on. -1: drop. */
-static int drain(int to, pipe_buf_t *b)
-{
-    if (b->off < b->len) {
-        ssize_t n = send(to, b->data + b->off, b->len - b->off, MSG_NOSIGNAL);
-        if (n < 0)
-            return errno == EAGAIN || errno == EINTR ? 0 : -1;
-        b->off += (size_t)n;
-        if (b->off == b->len)
-            b->len = b->off = 0;
-    }
-    if (b->eof && b->len == 0 && !b->shut) {
-        shutdown(to, SHUT_WR);
-        b->shut = 1;
-    }
-    return 0;
-}
-
 static int step(conn_t *c, short client_ev, short proxy_ev)
 {
     if ((client_ev | proxy_ev) & (POLLERR | POLLNVAL))
@@ -201,26 +171,22 @@ static int step(conn_t *c, short client_ev, short proxy_ev)
     if (c->awaiting_tunnel) {
         if ((proxy_ev & (POLLIN | POLLHUP)) && read_tunnel_answer(c) < 0)
             return -1;
-        if (drain(c->proxy, &c->up) < 0)
+        if (sbx_pipe_buf_drain(c->proxy, &c->up) < 0)
             return -1;
         return 0;
     }
-    if (((client_ev & (POLLIN | POLLHUP)) && fill(c->client, &c->up) < 0) ||
-        ((proxy_ev & (POLLIN | POLLHUP)) && fill(c->proxy, &c->down) < 0))
+    if (((client_ev & (POLLIN | POLLHUP)) && sbx_pipe_buf_fill(c->client, &c->up) < 0) ||
+        ((proxy_ev & (POLLIN | POLLHUP)) && sbx_pipe_buf_fill(c->proxy, &c->down) < 0))
         return -1;
-    if (drain(c->proxy, &c->up) < 0 || drain(c->client, &c->down) < 0)
+    if (sbx_pipe_buf_drain(c->proxy, &c->up) < 0 || sbx_pipe_buf_drain(c->client, &c->down) < 0)
         return -1;
     return c->up.shut && c->down.shut ? -1 : 0;
 }
 
-static short wants(const pipe_buf_t *in, const pipe_buf_t *out)
+static short wants(const sbx_pipe_buf_t *in, const sbx_pipe_buf_t *out)
 {
-    short ev = 0;
-    if (in->len == 0 && !in->eof)
-        ev |= POLLIN;
-    if (out->len > out->off)
-        ev |= POLLOUT;
-    return ev;
+    return (short)((sbx_pipe_buf_wants_read(in) ? POLLIN : 0) |
+                   (sbx_pipe_buf_wants_write(out) ? POLLOUT : 0));
 }
 
 size_t sbx_relay_pollfds(sbx_relay_t *r, struct pollfd *pfds)

@@ -182,49 +182,55 @@ static sbx_cgroup_t *cg_new(const layout_t *lay, const char *parent, const char 
     return cg;
 }
 
-static int v1_limits(const sbx_cgroup_t *cg, const sbx_cg_limits_t *lim, agentd_err_t *err)
+/* One limit to write: dirs[dir]/file = value; NULL file: not set. */
+typedef struct setting {
+    size_t dir;
+    const char *file;
+    char value[48];
+    int optional; /* exists only with swap accounting */
+} setting_t;
+
+/* The limits as files of this cgroup's version: memory (and swap: no escape
+ * into it), process count, CPU quota per 100 ms period. */
+static size_t limit_settings(const sbx_cgroup_t *cg, const sbx_cg_limits_t *lim,
+                             setting_t out[5])
 {
-    char v[32];
-    int rc = 0;
-    if (lim->memory_bytes != 0) {
-        snprintf(v, sizeof v, "%llu", (unsigned long long)lim->memory_bytes);
-        rc = set_limit(cg->dirs[0], "memory.limit_in_bytes", v, err);
-        /* With swap accounting, swap counts too: no escape into swap. */
-        if (rc == 0)
-            rc = set_optional(cg->dirs[0], "memory.memsw.limit_in_bytes", v, err);
+    size_t n = 0;
+    unsigned long long mem = lim->memory_bytes;
+    unsigned quota = lim->cpu_millicores * 100u;
+    if (mem != 0) {
+        out[n] = (setting_t){0, cg->v2 ? "memory.max" : "memory.limit_in_bytes", "", 0};
+        snprintf(out[n++].value, sizeof out[0].value, "%llu", mem);
+        out[n] = (setting_t){0, cg->v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
+                             "", 1};
+        snprintf(out[n++].value, sizeof out[0].value, "%llu", cg->v2 ? 0ull : mem);
     }
-    if (rc == 0 && lim->pids_max != 0) {
-        snprintf(v, sizeof v, "%u", (unsigned)lim->pids_max);
-        rc = set_limit(cg->dirs[1], "pids.max", v, err);
+    if (lim->pids_max != 0) {
+        out[n] = (setting_t){cg->v2 ? 0 : 1, "pids.max", "", 0};
+        snprintf(out[n++].value, sizeof out[0].value, "%u", (unsigned)lim->pids_max);
     }
-    if (rc == 0 && lim->cpu_millicores != 0) {
-        snprintf(v, sizeof v, "%u", (unsigned)lim->cpu_millicores * 100u);
-        rc = set_limit(cg->dirs[2], "cpu.cfs_period_us", "100000", err);
-        if (rc == 0)
-            rc = set_limit(cg->dirs[2], "cpu.cfs_quota_us", v, err);
+    if (quota != 0 && cg->v2) {
+        out[n] = (setting_t){0, "cpu.max", "", 0};
+        snprintf(out[n++].value, sizeof out[0].value, "%u 100000", quota);
+    } else if (quota != 0) {
+        out[n++] = (setting_t){2, "cpu.cfs_period_us", "100000", 0};
+        out[n] = (setting_t){2, "cpu.cfs_quota_us", "", 0};
+        snprintf(out[n++].value, sizeof out[0].value, "%u", quota);
     }
-    return rc;
+    return n;
 }
 
-static int v2_limits(const sbx_cgroup_t *cg, const sbx_cg_limits_t *lim, agentd_err_t *err)
+static int set_limits(const sbx_cgroup_t *cg, const sbx_cg_limits_t *lim, agentd_err_t *err)
 {
-    char v[48];
-    int rc = 0;
-    if (lim->memory_bytes != 0) {
-        snprintf(v, sizeof v, "%llu", (unsigned long long)lim->memory_bytes);
-        rc = set_limit(cg->dirs[0], "memory.max", v, err);
-        if (rc == 0)
-            rc = set_optional(cg->dirs[0], "memory.swap.max", "0", err);
+    setting_t s[5];
+    size_t n = limit_settings(cg, lim, s);
+    for (size_t i = 0; i < n; i++) {
+        int rc = s[i].optional ? set_optional(cg->dirs[s[i].dir], s[i].file, s[i].value, err)
+                               : set_limit(cg->dirs[s[i].dir], s[i].file, s[i].value, err);
+        if (rc < 0)
+            return rc;
     }
-    if (rc == 0 && lim->pids_max != 0) {
-        snprintf(v, sizeof v, "%u", (unsigned)lim->pids_max);
-        rc = set_limit(cg->dirs[0], "pids.max", v, err);
-    }
-    if (rc == 0 && lim->cpu_millicores != 0) {
-        snprintf(v, sizeof v, "%u 100000", (unsigned)lim->cpu_millicores * 100u);
-        rc = set_limit(cg->dirs[0], "cpu.max", v, err);
-    }
-    return rc;
+    return 0;
 }
 
 /* v2: let the parent hand memory, pids and cpu to its children; if the
@@ -276,7 +282,7 @@ int sbx_cgroup_create(const char *parent, const char *name, const sbx_cg_limits_
             return rc;
         }
     }
-    rc = cg->v2 ? v2_limits(cg, lim, err) : v1_limits(cg, lim, err);
+    rc = set_limits(cg, lim, err);
     if (rc < 0) {
         sbx_cgroup_remove(cg);
         sbx_cgroup_free(cg);

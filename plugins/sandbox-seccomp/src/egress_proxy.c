@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "egress_proxy.h"
 
+#include "../common/pipe_buf.h"
 #include "http_head.h"
 
 #include <arpa/inet.h>
@@ -21,13 +22,6 @@
 #define BUF_SIZE 32768
 #define MAX_CONNS 256
 
-typedef struct half {
-    char *data;
-    size_t len, off;
-    int eof;  /* the reading side ended */
-    int shut; /* and the writing side was told */
-} half_t;
-
 typedef enum { ST_HEAD, ST_RESOLVE, ST_CONNECT, ST_TUNNEL } state_t;
 
 typedef struct pconn pconn_t;
@@ -45,7 +39,7 @@ struct pconn {
     struct addrinfo *ai, *ai_next;
     int gai_rc;
     int work_pending;
-    half_t up, down;        /* client -> upstream, upstream -> client */
+    sbx_pipe_buf_t up, down; /* client -> upstream, upstream -> client */
 };
 
 struct sbx_proxy {
@@ -65,8 +59,8 @@ static void conn_free(pconn_t *c)
 {
     if (c->ai != NULL)
         freeaddrinfo(c->ai);
-    free(c->up.data);
-    free(c->down.data);
+    sbx_pipe_buf_free(&c->up);
+    sbx_pipe_buf_free(&c->down);
     sbx_request_free(&c->req);
     free(c);
 }
@@ -118,45 +112,10 @@ static void refuse(pconn_t *c, const char *reason)
     respond_and_close(c, 403, "Forbidden", body);
 }
 
-static int fill(int fd, half_t *h)
+static unsigned wants(const sbx_pipe_buf_t *in, const sbx_pipe_buf_t *out)
 {
-    if (h->len != 0 || h->eof)
-        return 0;
-    ssize_t n = recv(fd, h->data, BUF_SIZE, 0);
-    if (n < 0)
-        return errno == EAGAIN || errno == EINTR ? 0 : -1;
-    if (n == 0)
-        h->eof = 1;
-    h->len = (size_t)n;
-    h->off = 0;
-    return 0;
-}
-
-static int drain(int fd, half_t *h)
-{
-    if (h->off < h->len) {
-        ssize_t n = send(fd, h->data + h->off, h->len - h->off, MSG_NOSIGNAL);
-        if (n < 0)
-            return errno == EAGAIN || errno == EINTR ? 0 : -1;
-        h->off += (size_t)n;
-        if (h->off == h->len)
-            h->len = h->off = 0;
-    }
-    if (h->eof && h->len == 0 && !h->shut) {
-        shutdown(fd, SHUT_WR);
-        h->shut = 1;
-    }
-    return 0;
-}
-
-static unsigned wants(const half_t *in, const half_t *out)
-{
-    unsigned ev = 0;
-    if (in->len == 0 && !in->eof)
-        ev |= AGENTD_POLL_READ;
-    if (out->len > out->off)
-        ev |= AGENTD_POLL_WRITE;
-    return ev;
+    return (sbx_pipe_buf_wants_read(in) ? AGENTD_POLL_READ : 0u) |
+           (sbx_pipe_buf_wants_write(out) ? AGENTD_POLL_WRITE : 0u);
 }
 
 static void update_polls(pconn_t *c)
@@ -170,11 +129,12 @@ static void tunnel_step(pconn_t *c, int from_client, unsigned revents)
 {
     int rc = 0;
     if (revents & (AGENTD_POLL_READ | AGENTD_POLL_HUP))
-        rc = from_client ? fill(c->cfd, &c->up) : fill(c->ufd, &c->down);
+        rc = from_client ? sbx_pipe_buf_fill(c->cfd, &c->up)
+                         : sbx_pipe_buf_fill(c->ufd, &c->down);
     if (rc == 0)
-        rc = drain(c->ufd, &c->up);
+        rc = sbx_pipe_buf_drain(c->ufd, &c->up);
     if (rc == 0)
-        rc = drain(c->cfd, &c->down);
+        rc = sbx_pipe_buf_drain(c->cfd, &c->down);
     if (rc < 0 || (c->up.shut && c->down.shut)) {
         conn_close(c);
         return;
@@ -189,9 +149,7 @@ static void on_upstream(void *ud, int fd, unsigned revents, int status);
 static void connected(pconn_t *c)
 {
     c->st = ST_TUNNEL;
-    c->up.data = malloc(BUF_SIZE);
-    c->down.data = malloc(BUF_SIZE);
-    if (c->up.data == NULL || c->down.data == NULL) {
+    if (sbx_pipe_buf_init(&c->up, BUF_SIZE) < 0 || sbx_pipe_buf_init(&c->down, BUF_SIZE) < 0) {
         respond_and_close(c, 503, "Service Unavailable", "agentd sandbox: out of memory\n");
         return;
     }

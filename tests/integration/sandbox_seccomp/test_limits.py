@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """sandbox-seccomp: resource limits (cgroup pids and memory, rlimits)."""
 
-from sbx_harness import SandboxTestCase, main
+import os
+import unittest
+
+from sbx_harness import SandboxTestCase, descendants, main, wait_for
 
 
 class Limits(SandboxTestCase):
@@ -37,6 +40,47 @@ class Limits(SandboxTestCase):
     def sb_probes(self):
         from sbx_harness import PROBES
         return PROBES
+
+
+class Cpu(SandboxTestCase):
+    PROFILE = {"cpu_millicores": 200}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not os.path.isdir("/sys/fs/cgroup/cpu"):
+            # Only this class: the other limits still run (and are reported).
+            raise unittest.SkipTest("needs a cgroup v1 cpu hierarchy (reads cpu.cfs_quota_us)")
+
+    def test_cpu_quota_throttles_a_busy_loop(self):
+        p = self.sb.popen(["/bin/sh", "-c", "echo ready; while :; do :; done"])
+        self.addCleanup(p.communicate)
+        self.addCleanup(p.kill)
+        self.assertEqual(p.stdout.readline(), b"ready\n")
+        cg = wait_for(lambda: cpu_cgroup_of(p.pid), what="the sandbox's cpu cgroup")
+        with open(os.path.join(cg, "cpu.cfs_quota_us")) as f:
+            self.assertEqual(f.read().strip(), "20000")
+        # The loop wants a whole core; the quota holds it to a fifth.
+        wait_for(lambda: throttled(cg) > 3, timeout=10, what="the cgroup to be throttled")
+
+
+def cpu_cgroup_of(agentd_pid):
+    """The v1 cpu cgroup directory of the sandbox under agentd_pid."""
+    for pid in descendants(agentd_pid):
+        try:
+            with open("/proc/%d/cgroup" % pid) as f:
+                for line in f:
+                    _, ctrls, path = line.rstrip("\n").split(":", 2)
+                    if "cpu" in ctrls.split(",") and "agentd-sbx-" in path:
+                        return "/sys/fs/cgroup/cpu" + path
+        except OSError:
+            pass
+    return None
+
+
+def throttled(cg):
+    with open(os.path.join(cg, "cpu.stat")) as f:
+        return int(dict(line.split() for line in f)["nr_throttled"])
 
 
 class Timeout(SandboxTestCase):
