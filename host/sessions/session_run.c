@@ -469,7 +469,10 @@ int session_start_run(host_session_t *s, agentd_err_t *err)
         return rc;
     }
     char sandbox_id[96];
-    snprintf(sandbox_id, sizeof sandbox_id, "session-%s-%u", s->id, ++s->runs);
+    /* Unique across host restarts: runs starts again at 0, and a sandbox a
+     * killed host left behind keeps its id until the background reap ends. */
+    snprintf(sandbox_id, sizeof sandbox_id, "session-%s-%u-%llx", s->id, ++s->runs,
+             (unsigned long long)(uv_hrtime() / 1000000u));
     host_runner_opts_t o = {
         .plugin = prof.plugin,
         .profile_name = prof.name,
