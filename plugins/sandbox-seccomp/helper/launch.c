@@ -79,6 +79,33 @@ static int parse_forwards(json_t *root, sbx_launch_t *l)
     return 0;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "seccomp": two hex strings, the compiled filters. */
+static int parse_filters(json_t *root, sbx_launch_t *l)
+{
+    json_t *arr = json_object_get(root, "seccomp");
+    if (json_array_size(arr) != 2)
+        return 0; /* checked when loading: no filter, no sandbox */
+    for (size_t i = 0; i < 2; i++) {
+        const char *hex = json_string_value(json_array_get(arr, i));
+        size_t n = hex != NULL ? strlen(hex) : 1;
+        if (n % 2 != 0 || (l->bpf[i] = malloc(n / 2 + 1)) == NULL)
+            return -1;
+        for (size_t k = 0; k < n / 2; k++) {
+            int hi = hex_digit(hex[2 * k]), lo = hex_digit(hex[2 * k + 1]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            l->bpf[i][k] = (unsigned char)(hi << 4 | lo);
+        }
+        l->bpf_len[i] = n / 2;
+    }
+    return 0;
+}
+
 static int parse_ids(json_t *root, sbx_launch_t *l)
 {
     l->uid = (uid_t)get_u64(root, "uid", 1000);
@@ -109,7 +136,8 @@ static int parse_root(json_t *root, sbx_launch_t *l)
         dup_list(root, "ro_paths", &l->ro_paths) < 0 ||
         dup_list(root, "protected_paths", &l->protected_paths) < 0 ||
         dup_list(root, "hidden_paths", &l->hidden_paths) < 0 ||
-        dup_list(root, "cgroup_procs", &l->cgroup_procs) < 0 || parse_forwards(root, l) < 0)
+        dup_list(root, "cgroup_procs", &l->cgroup_procs) < 0 || parse_forwards(root, l) < 0 ||
+        parse_filters(root, l) < 0)
         return -1;
     return 0;
 }
@@ -194,5 +222,7 @@ void sbx_launch_free(sbx_launch_t *l)
     for (size_t i = 0; i < l->forward_count; i++)
         free(l->forwards[i].target);
     free(l->forwards);
+    free(l->bpf[0]);
+    free(l->bpf[1]);
     memset(l, 0, sizeof *l);
 }

@@ -55,6 +55,8 @@ typedef struct sbx_launch {
     sbx_forward_t *forwards;
     size_t forward_count;
     uint64_t tmp_bytes;    /* size of /tmp (tmpfs) */
+    unsigned char *bpf[2]; /* the seccomp programs (struct sock_filter[]), */
+    size_t bpf_len[2];     /* "seccomp": [hex, hex] in the JSON */
     sbx_rlimits_t rlimits;
 } sbx_launch_t;
 

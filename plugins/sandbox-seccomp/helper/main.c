@@ -26,7 +26,7 @@
 #include "namespaces.h"
 #include "privileges.h"
 #include "relay.h"
-#include "seccomp_filter.h"
+#include "seccomp_load.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,7 +88,7 @@ static _Noreturn void child_main(const sbx_launch_t *l, const sbx_host_trees_t *
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         sbx_die_errno("init", "PR_SET_DUMPABLE");
     sbx_priv_drop_all();
-    sbx_seccomp_load();
+    sbx_seccomp_load(l);
     if (l->probe) {
         sbx_status_t ok = {0, 0};
         _exit(write(status_fd, &ok, sizeof ok) == (ssize_t)sizeof ok ? 0 : SBX_EXIT_SETUP);

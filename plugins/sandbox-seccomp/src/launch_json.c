@@ -112,6 +112,8 @@ char *sbx_launch_json(const agentd_sandbox_t *sb, const agentd_exec_spec_t *spec
     if (o == NULL)
         return NULL;
     json_object_set_new(o, "hidden_paths", hidden_paths(sb));
+    json_object_set_new(o, "seccomp", json_pack("[s, s]", pl->seccomp_hex[0],
+                                                pl->seccomp_hex[1]));
     if (spec != NULL && spec->cwd != NULL)
         json_object_set_new(o, "cwd", json_string(spec->cwd));
     char *text = add_network(o, sb) == 0 ? json_dumps(o, JSON_COMPACT) : NULL;

@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "sandbox.h"
 
+#include "../common/seccomp_policy.h"
+
 #include <agentd/agentd.h>
 
 #include <dlfcn.h>
@@ -75,8 +77,34 @@ static int read_config(sbx_plugin_t *pl, const char *json, size_t len, agentd_er
     return 0;
 }
 
+/* The system call filters, compiled once for every sandbox, as hex. */
+static int compile_filters(sbx_plugin_t *pl, agentd_err_t *err)
+{
+    sbx_bpf_t bpf[2];
+    char msg[200];
+    if (sbx_seccomp_compile(bpf, msg, sizeof msg) < 0)
+        return agentd_err_set(err, AGENTD_EIO, "seccomp: cannot compile the filter: %s", msg);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 2; i++) {
+        pl->seccomp_hex[i] = malloc(2 * bpf[i].len + 1);
+        for (size_t k = 0; pl->seccomp_hex[i] != NULL && k < bpf[i].len; k++) {
+            pl->seccomp_hex[i][2 * k] = digits[bpf[i].code[k] >> 4];
+            pl->seccomp_hex[i][2 * k + 1] = digits[bpf[i].code[k] & 15];
+        }
+        if (pl->seccomp_hex[i] != NULL)
+            pl->seccomp_hex[i][2 * bpf[i].len] = '\0';
+    }
+    sbx_bpf_free(&bpf[0]);
+    sbx_bpf_free(&bpf[1]);
+    if (pl->seccomp_hex[0] == NULL || pl->seccomp_hex[1] == NULL)
+        return agentd_err_set(err, AGENTD_ENOMEM, "seccomp: out of memory");
+    return 0;
+}
+
 static void plugin_free(sbx_plugin_t *pl)
 {
+    free(pl->seccomp_hex[0]);
+    free(pl->seccomp_hex[1]);
     free(pl->helper);
     free(pl->state_dir);
     free(pl->cgroup_parent);
@@ -93,6 +121,8 @@ static int plugin_init(const agentd_host_api_t *api, agentd_host_t *host,
     pl->api = api;
     pl->host = host;
     int rc = read_config(pl, config_json, config_len, err);
+    if (rc == 0)
+        rc = compile_filters(pl, err);
     const char *dir = rc == 0 ? api->state_dir(host) : NULL;
     if (rc == 0 && (dir == NULL || (pl->state_dir = realpath(dir, NULL)) == NULL))
         rc = agentd_err_set(err, AGENTD_EIO, "no usable state directory (%s)",

@@ -28,6 +28,7 @@ typedef struct sbx_plugin {
     char *cgroup_parent;   /* "" : the daemon's own cgroup */
     uid_t host_uid;        /* sandboxes' identity when the daemon is root */
     gid_t host_gid;
+    char *seccomp_hex[2];  /* the compiled filters, for every launch */
     agentd_sandbox_t *sandboxes;
     unsigned work_in_flight;   /* DNS lookups of the proxies */
     struct teardown *teardowns; /* destroys and reaps still waiting (reap.c) */

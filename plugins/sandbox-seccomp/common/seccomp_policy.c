@@ -1,10 +1,13 @@
-/* The system call filter (seccomp_filter.h). */
+/* The system call policy and its compilation (seccomp_policy.h). */
 #define _GNU_SOURCE
-#include "seccomp_filter.h"
-
-#include "fail.h"
+#include "seccomp_policy.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -92,142 +95,200 @@ const char *const *sbx_seccomp_denied_names(void)
     return denied;
 }
 
-static void add(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned count,
-                const struct scmp_arg_cmp *cmp, const char *what)
+/* The filter being built, and the first error met (later steps are
+ * skipped once there is one). */
+typedef struct policy {
+    scmp_filter_ctx ctx;
+    char *msg;
+    size_t msg_len;
+    int failed;
+} policy_t;
+
+static void fail(policy_t *p, int rc, const char *what)
 {
-    int rc = seccomp_rule_add_array(ctx, action, nr, count, cmp);
-    if (rc < 0) {
-        errno = -rc;
-        sbx_die_errno("seccomp", "add rule for %s", what);
-    }
+    if (!p->failed)
+        snprintf(p->msg, p->msg_len, "%s: %s", what, strerror(rc < 0 ? -rc : rc));
+    p->failed = 1;
 }
 
-static void add_names(scmp_filter_ctx ctx, uint32_t action, const char *const *names)
+static void add(policy_t *p, uint32_t action, int nr, unsigned count,
+                const struct scmp_arg_cmp *cmp, const char *what)
+{
+    if (p->failed || nr < 0)
+        return;
+    int rc = seccomp_rule_add_array(p->ctx, action, nr, count, cmp);
+    if (rc < 0)
+        fail(p, rc, what);
+}
+
+static void add_names(policy_t *p, uint32_t action, const char *const *names)
 {
     for (const char *const *n = names; *n != NULL; n++) {
         int nr = seccomp_syscall_resolve_name(*n);
         if (nr != __NR_SCMP_ERROR)
-            add(ctx, action, nr, 0, NULL, *n);
+            add(p, action, nr, 0, NULL, *n);
     }
 }
 
-static int nr_of(const char *name)
+/* A syscall an argument rule needs: unknown to libseccomp is an error. */
+static int nr_of(policy_t *p, const char *name)
 {
     int nr = seccomp_syscall_resolve_name(name);
-    if (nr == __NR_SCMP_ERROR)
-        sbx_die("seccomp", "libseccomp does not know %s", name);
+    if (nr == __NR_SCMP_ERROR) {
+        fail(p, EINVAL, name);
+        return -1;
+    }
     return nr;
 }
 
 /* One rule: `name` fails with EPERM when (arg & mask) == value. */
-static void deny_masked(scmp_filter_ctx ctx, const char *name, unsigned arg,
+static void deny_masked(policy_t *p, const char *name, unsigned arg,
                         uint64_t mask, uint64_t value)
 {
     struct scmp_arg_cmp c = {arg, SCMP_CMP_MASKED_EQ, mask, value};
-    add(ctx, SCMP_ACT_ERRNO(EPERM), nr_of(name), 1, &c, name);
+    add(p, SCMP_ACT_ERRNO(EPERM), nr_of(p, name), 1, &c, name);
 }
 
-static void deny_personality_except(scmp_filter_ctx allow)
+static void allow_personalities(policy_t *p)
 {
     static const uint64_t ok[] = {0x0, 0x8, 0x20000, 0x20008, 0xffffffff};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, ok[i]);
-        add(allow, SCMP_ACT_ALLOW, nr_of("personality"), 1, &c, "personality");
+        add(p, SCMP_ACT_ALLOW, nr_of(p, "personality"), 1, &c, "personality");
     }
 }
 
-static void deny_namespace_clones(scmp_filter_ctx ctx)
+static void deny_namespace_clones(policy_t *p)
 {
     static const uint64_t flags[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,
                                      CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET,
                                      CLONE_NEWCGROUP};
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
-        deny_masked(ctx, "clone", 0, flags[i], flags[i]);
+        deny_masked(p, "clone", 0, flags[i], flags[i]);
 }
 
 /* Only unix, inet, inet6 and netlink-route sockets. */
-static void deny_socket_families(scmp_filter_ctx ctx)
+static void deny_socket_families(policy_t *p)
 {
     uint32_t act = SCMP_ACT_ERRNO(EAFNOSUPPORT);
-    int nr = nr_of("socket");
+    int nr = nr_of(p, "socket");
     for (uint64_t fam = 0; fam <= AF_NETLINK; fam++) {
         if (fam == AF_UNIX || fam == AF_INET || fam == AF_INET6 || fam == AF_NETLINK)
             continue;
         struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, fam);
-        add(ctx, act, nr, 1, &c, "socket");
+        add(p, act, nr, 1, &c, "socket");
     }
     struct scmp_arg_cmp above = SCMP_A0(SCMP_CMP_GT, AF_NETLINK);
-    add(ctx, act, nr, 1, &above, "socket");
+    add(p, act, nr, 1, &above, "socket");
     struct scmp_arg_cmp nl[2] = {SCMP_A0(SCMP_CMP_EQ, AF_NETLINK), SCMP_A2(SCMP_CMP_NE, 0)};
-    add(ctx, act, nr, 2, nl, "socket");
+    add(p, act, nr, 2, nl, "socket");
 }
 
 /* The ioctl number is an int in the kernel, so compare only the low 32
  * bits: setting high bits must not slip past. */
-static void deny_tty_injection(scmp_filter_ctx ctx)
+static void deny_tty_injection(policy_t *p)
 {
-    deny_masked(ctx, "ioctl", 1, 0xffffffffu, TIOCSTI);
-    deny_masked(ctx, "ioctl", 1, 0xffffffffu, TIOCLINUX);
+    deny_masked(p, "ioctl", 1, 0xffffffffu, TIOCSTI);
+    deny_masked(p, "ioctl", 1, 0xffffffffu, TIOCLINUX);
 }
 
-static void deny_device_nodes(scmp_filter_ctx ctx)
+static void deny_device_nodes(policy_t *p)
 {
-    deny_masked(ctx, "mknod", 1, S_IFMT, S_IFCHR);
-    deny_masked(ctx, "mknod", 1, S_IFMT, S_IFBLK);
-    deny_masked(ctx, "mknodat", 2, S_IFMT, S_IFCHR);
-    deny_masked(ctx, "mknodat", 2, S_IFMT, S_IFBLK);
+    deny_masked(p, "mknod", 1, S_IFMT, S_IFCHR);
+    deny_masked(p, "mknod", 1, S_IFMT, S_IFBLK);
+    deny_masked(p, "mknodat", 2, S_IFMT, S_IFCHR);
+    deny_masked(p, "mknodat", 2, S_IFMT, S_IFBLK);
 }
 
 /* open-like calls that create a file with mode bit `bit`, for each flag
  * that creates (O_CREAT, O_TMPFILE). */
-static void deny_create_mode(scmp_filter_ctx ctx, const char *name, unsigned flags_arg,
+static void deny_create_mode(policy_t *p, const char *name, unsigned flags_arg,
                              unsigned mode_arg, uint64_t bit)
 {
     static const uint64_t creating[] = {O_CREAT, __O_TMPFILE};
     for (size_t i = 0; i < 2; i++) {
         struct scmp_arg_cmp c[2] = {{flags_arg, SCMP_CMP_MASKED_EQ, creating[i], creating[i]},
                                     {mode_arg, SCMP_CMP_MASKED_EQ, bit, bit}};
-        add(ctx, SCMP_ACT_ERRNO(EPERM), nr_of(name), 2, c, name);
+        add(p, SCMP_ACT_ERRNO(EPERM), nr_of(p, name), 2, c, name);
     }
 }
 
-static void deny_setid_bits(scmp_filter_ctx ctx)
+static void deny_setid_bits(policy_t *p)
 {
     static const uint64_t bits[] = {S_ISUID, S_ISGID};
     for (size_t i = 0; i < 2; i++) {
-        deny_masked(ctx, "chmod", 1, bits[i], bits[i]);
-        deny_masked(ctx, "fchmod", 1, bits[i], bits[i]);
-        deny_masked(ctx, "fchmodat", 2, bits[i], bits[i]);
-        deny_masked(ctx, "creat", 1, bits[i], bits[i]);
-        deny_create_mode(ctx, "open", 1, 2, bits[i]);
-        deny_create_mode(ctx, "openat", 2, 3, bits[i]);
+        deny_masked(p, "chmod", 1, bits[i], bits[i]);
+        deny_masked(p, "fchmod", 1, bits[i], bits[i]);
+        deny_masked(p, "fchmodat", 2, bits[i], bits[i]);
+        deny_masked(p, "creat", 1, bits[i], bits[i]);
+        deny_create_mode(p, "open", 1, 2, bits[i]);
+        deny_create_mode(p, "openat", 2, 3, bits[i]);
     }
 }
 
-static void load(scmp_filter_ctx ctx, const char *which)
+/* The compiled program of ctx, through a memfd (libseccomp 2.5 exports to
+ * a descriptor only). */
+static int export(policy_t *p, sbx_bpf_t *out)
 {
-    int rc = seccomp_load(ctx);
-    seccomp_release(ctx);
-    if (rc < 0) {
-        errno = -rc;
-        sbx_die_errno("seccomp", "load the %s", which);
+    if (p->failed)
+        return -1;
+    int fd = memfd_create("sbx-seccomp", MFD_CLOEXEC);
+    int rc = fd < 0 ? -errno : seccomp_export_bpf(p->ctx, fd);
+    off_t len = rc == 0 ? lseek(fd, 0, SEEK_CUR) : -1;
+    out->code = len > 0 ? malloc((size_t)len) : NULL;
+    if (out->code != NULL && pread(fd, out->code, (size_t)len, 0) == len)
+        out->len = (size_t)len;
+    if (fd >= 0)
+        close(fd);
+    if (out->len == 0) {
+        sbx_bpf_free(out);
+        fail(p, rc < 0 ? rc : EIO, "export the filter");
+        return -1;
     }
+    return 0;
 }
 
-void sbx_seccomp_load(void)
+static void build_allowlist(policy_t *p)
 {
-    scmp_filter_ctx allow = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
-    scmp_filter_ctx deny = seccomp_init(SCMP_ACT_ALLOW);
-    if (allow == NULL || deny == NULL)
-        sbx_die("seccomp", "seccomp_init failed");
-    add_names(allow, SCMP_ACT_ALLOW, allowed);
-    deny_personality_except(allow);
-    add_names(deny, SCMP_ACT_ERRNO(EPERM), denied);
-    deny_namespace_clones(deny);
-    deny_socket_families(deny);
-    deny_tty_injection(deny);
-    deny_device_nodes(deny);
-    deny_setid_bits(deny);
-    load(allow, "allowlist");
-    load(deny, "denylist");
+    add_names(p, SCMP_ACT_ALLOW, allowed);
+    allow_personalities(p);
+}
+
+static void build_denylist(policy_t *p)
+{
+    add_names(p, SCMP_ACT_ERRNO(EPERM), denied);
+    deny_namespace_clones(p);
+    deny_socket_families(p);
+    deny_tty_injection(p);
+    deny_device_nodes(p);
+    deny_setid_bits(p);
+}
+
+int sbx_seccomp_compile(sbx_bpf_t out[2], char *msg, size_t msg_len)
+{
+    static const uint32_t defaults[2] = {SCMP_ACT_ERRNO(ENOSYS), SCMP_ACT_ALLOW};
+    static void (*const build[2])(policy_t *) = {build_allowlist, build_denylist};
+    memset(out, 0, 2 * sizeof *out);
+    for (int i = 0; i < 2; i++) {
+        policy_t p = {seccomp_init(defaults[i]), msg, msg_len, 0};
+        if (p.ctx == NULL)
+            fail(&p, ENOMEM, "seccomp_init");
+        else
+            build[i](&p);
+        int rc = export(&p, &out[i]);
+        if (p.ctx != NULL)
+            seccomp_release(p.ctx);
+        if (rc < 0) {
+            sbx_bpf_free(&out[0]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void sbx_bpf_free(sbx_bpf_t *b)
+{
+    free(b->code);
+    b->code = NULL;
+    b->len = 0;
 }
