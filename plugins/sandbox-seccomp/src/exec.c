@@ -12,10 +12,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void unlink_dying(agentd_exec_t *ex)
+{
+    for (agentd_exec_t **p = &ex->plugin->dying; *p != NULL; p = &(*p)->next_dying)
+        if (*p == ex) {
+            *p = ex->next_dying;
+            return;
+        }
+}
+
 static void on_helper_exit(void *ud, int64_t exit_status, int term_signal)
 {
     agentd_exec_t *ex = ud;
     ex->exited = 1;
+    if (ex->released) {
+        /* Closed only now that it is reaped: closing a running process's
+         * handle would leave a zombie in the daemon. */
+        unlink_dying(ex);
+        ex->api->process_close(ex->proc);
+        free(ex);
+        return;
+    }
     if (ex->exit_cb != NULL)
         ex->exit_cb(ex->ud, exit_status, term_signal);
 }
@@ -81,22 +98,24 @@ int sbx_exec_start(agentd_sandbox_t *sb, const agentd_exec_spec_t *spec, int pro
         return agentd_err_set(err, AGENTD_ENOMEM, "exec: out of memory");
     }
     ex->api = sb->plugin->api;
+    ex->plugin = sb->plugin;
     ex->sb = sb;
     ex->exit_cb = exit_cb;
     ex->ud = ud;
     agentd_spawn_io_t sio;
     int rc = spawn_helper(sb, ex, &sio, err);
-    if (rc == 0 && (rc = send_frame(&sio.in, json, len, err)) < 0) {
-        sb->plugin->api->process_kill(ex->proc, SIGKILL);
-        sb->plugin->api->process_close(ex->proc);
+    int spawned = rc == 0;
+    if (spawned && (rc = send_frame(&sio.in, json, len, err)) < 0) {
         close_stream(&sio.in);
         close_stream(&sio.out);
         close_stream(&sio.err);
+        sbx_exec_release(ex); /* kills the helper; freed when it is reaped */
     }
     explicit_bzero(json, len);
     free(json);
     if (rc < 0) {
-        free(ex);
+        if (!spawned)
+            free(ex);
         return rc;
     }
     ex->pid = sio.pid;
@@ -145,9 +164,27 @@ void sbx_exec_release(agentd_exec_t *ex)
 {
     if (ex == NULL)
         return;
-    if (!ex->exited)
-        ex->api->process_kill(ex->proc, SIGKILL);
-    ex->api->process_close(ex->proc);
     unlink_exec(ex);
+    if (!ex->exited && ex->api->process_kill(ex->proc, SIGKILL) == 0) {
+        /* Its exit frees it; the helper's death takes the sandbox's
+         * processes with it. */
+        ex->released = 1;
+        ex->exit_cb = NULL;
+        ex->sb = NULL;
+        ex->next_dying = ex->plugin->dying;
+        ex->plugin->dying = ex;
+        return;
+    }
+    ex->api->process_close(ex->proc);
     free(ex);
+}
+
+void sbx_exec_forget_dying(sbx_plugin_t *pl)
+{
+    while (pl->dying != NULL) {
+        agentd_exec_t *ex = pl->dying;
+        pl->dying = ex->next_dying;
+        ex->api->process_close(ex->proc);
+        free(ex);
+    }
 }

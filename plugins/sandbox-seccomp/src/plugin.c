@@ -135,13 +135,13 @@ static int plugin_init(const agentd_host_api_t *api, agentd_host_t *host,
     return 0;
 }
 
-/* stop() is done once no proxy DNS lookup and no teardown is in flight
- * (their completions run plugin code: the plugin must not be unloaded
- * before). */
+/* stop() is done once no proxy DNS lookup, teardown or killed helper is in
+ * flight (their completions run plugin code: the plugin must not be
+ * unloaded before). */
 static void stop_tick(void *ud)
 {
     sbx_plugin_t *pl = ud;
-    if (pl->work_in_flight > 0 || pl->teardowns != NULL)
+    if (pl->work_in_flight > 0 || pl->teardowns != NULL || pl->dying != NULL)
         return;
     pl->api->timer_close(pl->stop_timer);
     pl->stop_timer = NULL;
@@ -156,7 +156,7 @@ static void plugin_stop(void *self, agentd_done_cb done, void *ud)
         sbx_sandbox_kill_now(pl->sandboxes);
     pl->stop_done = done;
     pl->stop_ud = ud;
-    if ((pl->work_in_flight == 0 && pl->teardowns == NULL) ||
+    if ((pl->work_in_flight == 0 && pl->teardowns == NULL && pl->dying == NULL) ||
         pl->api->timer_start(pl->host, 10, 10, stop_tick, pl, &pl->stop_timer) < 0)
         done(ud, 0);
 }
@@ -166,6 +166,7 @@ static void plugin_fini(void *self)
     sbx_plugin_t *pl = self;
     pl->api->timer_close(pl->stop_timer);
     sbx_teardown_cancel_all(pl);
+    sbx_exec_forget_dying(pl);
     while (pl->sandboxes != NULL)
         sbx_sandbox_kill_now(pl->sandboxes);
     plugin_free(pl);

@@ -30,6 +30,7 @@ typedef struct sbx_plugin {
     gid_t host_gid;
     char *seccomp_hex[2];  /* the compiled filters, for every launch */
     agentd_sandbox_t *sandboxes;
+    agentd_exec_t *dying;      /* released, killed, exit not seen yet */
     unsigned work_in_flight;   /* DNS lookups of the proxies */
     struct teardown *teardowns; /* destroys and reaps still waiting (reap.c) */
     agentd_timer_t *stop_timer; /* stop() waiting for them */
@@ -45,8 +46,11 @@ typedef struct sbx_fwd {
 
 struct agentd_exec {
     const agentd_host_api_t *api;
+    sbx_plugin_t *plugin;
     agentd_sandbox_t *sb;  /* NULL once the sandbox is gone */
     agentd_exec_t *next;
+    agentd_exec_t *next_dying;
+    int released;          /* released before it exited: freed at its exit */
     agentd_process_t *proc;
     int pid;
     int exited;
@@ -114,6 +118,8 @@ int sbx_exec_start(agentd_sandbox_t *sb, const agentd_exec_spec_t *spec, int pro
                    agentd_exec_io_t *io, agentd_err_t *err);
 int sbx_exec_signal(agentd_exec_t *ex, agentd_sandbox_signal_t sig, agentd_err_t *err);
 void sbx_exec_release(agentd_exec_t *ex);
+/* fini: let go of released execs whose exit was not seen yet. */
+void sbx_exec_forget_dying(sbx_plugin_t *pl);
 
 /* launch_json.c: the helper's launch description (helper/launch.h). */
 char *sbx_launch_json(const agentd_sandbox_t *sb, const agentd_exec_spec_t *spec, int probe,

@@ -16,6 +16,7 @@
 #include "plugins/profiles.h"
 #include "plugins/registry.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -288,6 +289,63 @@ static void test_destroy_running_and_events(t_t *t)
           "its cgroup is gone");
 }
 
+/* Children of ours that are helpers: alive (state != Z) or zombies. */
+static void count_helpers(int *alive, int *zombies)
+{
+    *alive = *zombies = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (f == NULL)
+            continue;
+        char *got = fgets(buf, sizeof buf, f);
+        fclose(f);
+        char *close_paren = got != NULL ? strrchr(buf, ')') : NULL;
+        char state;
+        int ppid;
+        if (close_paren == NULL || strstr(buf, "(agentd-sandbox") == NULL ||
+            sscanf(close_paren + 2, "%c %d", &state, &ppid) != 2 || ppid != getpid())
+            continue;
+        if (state == 'Z')
+            (*zombies)++;
+        else
+            (*alive)++;
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
+static int no_helper_left(void)
+{
+    int alive, zombies;
+    count_helpers(&alive, &zombies);
+    return alive == 0 && zombies == 0;
+}
+
+/* Releasing a command that still runs kills it, and the helper is reaped:
+ * a long-running daemon must not collect zombies. */
+static void test_release_running(t_t *t)
+{
+    static const char *const argv[] = {"/bin/sh", "-c", "echo up; exec sleep 100", NULL};
+    if (create(t, "api-release", NULL, 0) != 0 || run(t, argv) != 0) {
+        check(t, 0, "release: sandbox runs");
+        return;
+    }
+    while (!out_has(t, "up") && !t->exited)
+        uv_run(&t->ctx.loop, UV_RUN_ONCE);
+    release(t);
+    int gone = 0;
+    uint64_t end = uv_hrtime() + 10000000000ull;
+    while (!(gone = no_helper_left()) && uv_hrtime() < end)
+        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+    check(t, gone, "release of a running command: helper killed and reaped, no zombie");
+    destroy(t);
+    check(t, t->destroyed && t->destroy_status == 0, "destroy after release");
+}
+
 static void on_list(void *ud, const agentd_sandbox_info_t *info, int status)
 {
     t_t *t = ud;
@@ -426,6 +484,7 @@ int main(void)
     test_timeout(t);
     test_destroy_running_and_events(t);
     test_list_and_reap(t);
+    test_release_running(t);
     host_profile_clear(&t->prof);
     int stopped = 0;
     t->ctx.stopping = 1;
