@@ -10,6 +10,7 @@ static const cli_command_t commands[] = {
     {"run", cli_cmd_run, "run one session in this process and print it (headless)"},
     {"sandbox", cli_cmd_sandbox, "run a command in a fresh sandbox of a profile"},
     {"secret", cli_cmd_secret, "set, list, remove secrets; rotate the master key"},
+    {"token", cli_cmd_token, "create, list, revoke API tokens"},
     {"version", cli_cmd_version, "print the version"},
     {"help", cli_cmd_help, "show help for agentd or a command"},
     {NULL, NULL, NULL},

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "cli/cli.h"
 #include "plugins/profiles.h"
 #include "plugins/registry.h"
@@ -17,6 +18,7 @@
 typedef struct serve_state {
     host_ctx_t *ctx;
     host_runtime_t rt;
+    host_api_t *api;
     uv_signal_t sigint, sigterm;
     uv_timer_t deadline;
     int signals_seen;
@@ -121,6 +123,13 @@ int cli_cmd_serve(int argc, char **argv, const cli_global_t *g)
         cli_close_host(&ctx);
         return CLI_FAILED;
     }
+    agentd_err_t api_err = {{0}};
+    if (host_api_start(&ctx, &st.rt, &st.api, &api_err) != 0) {
+        host_log(&ctx.log, AGENTD_LOG_ERROR, COMPONENT, "%s; not starting", api_err.msg);
+        host_runtime_close(&st.rt);
+        cli_close_host(&ctx);
+        return CLI_FAILED;
+    }
     uv_signal_init(&ctx.loop, &st.sigint);
     uv_signal_init(&ctx.loop, &st.sigterm);
     uv_timer_init(&ctx.loop, &st.deadline);
@@ -130,8 +139,10 @@ int cli_cmd_serve(int argc, char **argv, const cli_global_t *g)
     uv_signal_start(&st.sigterm, on_signal, SIGTERM);
     log_ready(&ctx);
     uv_run(&ctx.loop, UV_RUN_DEFAULT);
+    host_api_stop(st.api);
     host_runtime_close(&st.rt);
     host_log(&ctx.log, AGENTD_LOG_INFO, COMPONENT, "stopped");
     host_ctx_close(&ctx);
+    host_api_free(st.api); /* its handles finished closing in host_ctx_close */
     return CLI_OK;
 }

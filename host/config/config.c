@@ -36,11 +36,15 @@ typedef struct loader {
 
 static const char *const root_keys[] = {"data_dir",  "listen",          "log",    "plugins",
                                         "sandboxes", "default_sandbox", "limits", "agent",
-                                        "events"};
+                                        "events",    "api"};
 static const char *const agent_keys[] = {"command",        "model",          "api_key",
                                          "base_url",       "idle_timeout_s", "exit_deadline_s",
                                          "stop_grace_s",   "idle_pause_s",   "max_line_bytes"};
 static const char *const events_keys[] = {"retention_days", "max_per_session"};
+static const char *const api_keys[] = {"max_connections",  "max_connections_per_address",
+                                       "handshake_timeout_s", "idle_timeout_s",
+                                       "ping_interval_s",  "client_queue_bytes",
+                                       "token_recheck_ms"};
 static const char *const listen_keys[] = {"address", "port"};
 static const char *const log_keys[] = {"level", "format"};
 static const char *const plugins_keys[] = {"dirs", "load", "fatal_on_refusal", "settings"};
@@ -805,6 +809,26 @@ static void load_events(loader_t *L, const cfg_path_t *rp)
                                                      1000000000000LL, 0, NULL);
 }
 
+static void load_api(loader_t *L, const cfg_path_t *rp)
+{
+    host_api_config_t *a = &L->cfg->api;
+    cfg_node_t *kn = NULL;
+    json_t *obj = get_object(L, L->root, L->pos, rp, "api", &kn);
+    cfg_path_t p = {rp, "api", 3, 0};
+    if (obj != NULL)
+        check_keys(L, obj, kn, &p, api_keys, COUNT(api_keys), 0);
+#define API_INT(field, min, max, def) \
+    a->field = obj != NULL ? get_int(L, obj, kn, &p, #field, min, max, def, NULL) : def
+    API_INT(max_connections, 1, 100000, 1024);
+    API_INT(max_connections_per_address, 1, 100000, 256);
+    API_INT(handshake_timeout_s, 1, 600, 10);
+    API_INT(idle_timeout_s, 5, 86400, 120);
+    API_INT(ping_interval_s, 1, 3600, 30);
+    API_INT(client_queue_bytes, 4096, 1024LL * 1024 * 1024, 8LL * 1024 * 1024);
+    API_INT(token_recheck_ms, 100, 600000, 1000);
+#undef API_INT
+}
+
 /* A profile's plugin that plugins.load leaves out, when the profile is the
  * built-in one (nothing in the file to point at but "load"). */
 static void check_default_profile_plugin(loader_t *L, const cfg_path_t *rp)
@@ -962,6 +986,7 @@ static void fill_host_keys(loader_t *L)
     load_limits(L, rp);
     load_agent(L, rp);
     load_events(L, rp);
+    load_api(L, rp);
     check_default_profile_plugin(L, rp);
 
     /* The file must fit in its own limit, or the next load would refuse it. */

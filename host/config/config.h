@@ -86,6 +86,19 @@ typedef struct host_events_config {
     unsigned long long max_per_session; /* 0: no limit (default) */
 } host_events_config_t;
 
+/* "api": the WebSocket API server (docs/protocol.md). */
+typedef struct host_api_config {
+    unsigned max_connections;          /* WebSocket connections at once: 1024 */
+    unsigned max_connections_per_address; /* from one peer address: 256 */
+    unsigned handshake_timeout_s;      /* upgrade and first auth message: 10 */
+    unsigned idle_timeout_s;           /* nothing from the peer (pongs count): 120 */
+    unsigned ping_interval_s;          /* ping a quiet peer after: 30 */
+    size_t client_queue_bytes;         /* per-client send queue before a slow
+                                        * client is disconnected: 8 MiB */
+    unsigned token_recheck_ms;         /* how often open connections' tokens
+                                        * are checked for revocation: 1000 */
+} host_api_config_t;
+
 typedef struct host_config {
     char *source;              /* the file read, or "<defaults>" */
     char *data_dir;            /* "./var" by default */
@@ -109,6 +122,7 @@ typedef struct host_config {
     host_limits_t limits;
     host_agent_config_t agent;
     host_events_config_t events;
+    host_api_config_t api;
 
     struct host_config_doc *doc; /* the parsed document with positions */
 } host_config_t;

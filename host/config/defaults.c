@@ -48,6 +48,15 @@ const char cfg_default_text[] =
     "  \"events\": {\n"
     "    \"retention_days\": 0,\n"
     "    \"max_per_session\": 0\n"
+    "  },\n"
+    "  \"api\": {\n"
+    "    \"max_connections\": 1024,\n"
+    "    \"max_connections_per_address\": 256,\n"
+    "    \"handshake_timeout_s\": 10,\n"
+    "    \"idle_timeout_s\": 120,\n"
+    "    \"ping_interval_s\": 30,\n"
+    "    \"client_queue_bytes\": 8388608,\n"
+    "    \"token_recheck_ms\": 1000\n"
     "  }\n"
     "}\n";
 

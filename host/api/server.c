@@ -1,0 +1,862 @@
+/* The API server's transport: libwebsockets on the host loop, connections,
+ * bounded send queues, subscriptions with replay-then-live, HTTP endpoints
+ * (api.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api_internal.h"
+#include "core/log.h"
+
+#define COMPONENT "api"
+#define REPLAY_PAGE 64
+#define WRITES_PER_CALLBACK 64
+
+uint64_t api_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- queues ---- */
+
+out_msg_t *api_msg_new(const char *text, size_t len)
+{
+    out_msg_t *m = malloc(sizeof *m + LWS_PRE + len + 1);
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, sizeof *m);
+    m->len = len;
+    memcpy(m->buf + LWS_PRE, text, len);
+    m->buf[LWS_PRE + len] = '\0';
+    return m;
+}
+
+void api_queue_push(out_queue_t *q, out_msg_t *m)
+{
+    m->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = m;
+    else
+        q->head = m;
+    q->tail = m;
+    q->bytes += m->len;
+    q->count++;
+}
+
+static out_msg_t *queue_pop(out_queue_t *q)
+{
+    out_msg_t *m = q->head;
+    if (m == NULL)
+        return NULL;
+    q->head = m->next;
+    if (q->head == NULL)
+        q->tail = NULL;
+    q->bytes -= m->len;
+    q->count--;
+    return m;
+}
+
+static void queue_clear(out_queue_t *q)
+{
+    out_msg_t *m;
+    while ((m = queue_pop(q)) != NULL)
+        free(m);
+}
+
+static void queue_splice(out_queue_t *dst, out_queue_t *src)
+{
+    out_msg_t *m;
+    while ((m = queue_pop(src)) != NULL)
+        api_queue_push(dst, m);
+}
+
+static void want_write(api_conn_t *c)
+{
+    if (c->wsi != NULL)
+        lws_callback_on_writable(c->wsi);
+}
+
+static void overflow(api_conn_t *c);
+
+int api_send(api_conn_t *c, const char *text, size_t len, int force)
+{
+    if (c->kill || c->overflowed)
+        return AGENTD_ECLOSED;
+    if (!force && c->q.bytes + len > c->srv->ctx->config->api.client_queue_bytes)
+        return AGENTD_ELIMIT;
+    out_msg_t *m = api_msg_new(text, len);
+    if (m == NULL)
+        return AGENTD_ENOMEM;
+    api_queue_push(&c->q, m);
+    want_write(c);
+    return 0;
+}
+
+int api_send_json(api_conn_t *c, json_t *v)
+{
+    if (v == NULL)
+        return AGENTD_ENOMEM;
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    if (text == NULL)
+        return AGENTD_ENOMEM;
+    int rc = api_send(c, text, strlen(text), 1);
+    free(text);
+    /* A client that sends requests without reading the answers. */
+    if (rc == 0 && c->q.bytes > c->srv->ctx->config->api.client_queue_bytes)
+        overflow(c);
+    return rc;
+}
+
+void api_kill(api_conn_t *c, int status, const char *reason)
+{
+    if (c->kill)
+        return;
+    c->kill = 1;
+    c->kill_status = status;
+    snprintf(c->kill_reason, sizeof c->kill_reason, "%s", reason);
+    queue_clear(&c->q);
+    want_write(c);
+}
+
+/* ---- events and subscriptions ---- */
+
+/* {"jsonrpc":"2.0","method":"event","params":{session, seq, ts, type, data}} */
+static char *event_text(const host_event_t *ev, size_t *len)
+{
+    json_t *sj = json_string(ev->session_id), *tj = json_string(ev->type);
+    char *s = sj != NULL ? json_dumps(sj, JSON_ENCODE_ANY) : NULL;
+    char *t = tj != NULL ? json_dumps(tj, JSON_ENCODE_ANY) : NULL;
+    json_decref(sj);
+    json_decref(tj);
+    char *out = NULL;
+    if (s != NULL && t != NULL) {
+        size_t cap = strlen(s) + strlen(t) + ev->data_len + 160;
+        out = malloc(cap);
+        if (out != NULL) {
+            int n = snprintf(out, cap,
+                             "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"session\":%s,"
+                             "\"seq\":%llu,\"ts\":%llu,\"type\":%s,\"data\":",
+                             s, (unsigned long long)ev->seq, (unsigned long long)ev->ts_ms, t);
+            memcpy(out + n, ev->data_json, ev->data_len);
+            memcpy(out + n + ev->data_len, "}}", 3);
+            *len = (size_t)n + ev->data_len + 2;
+        }
+    }
+    free(s);
+    free(t);
+    return out;
+}
+
+static api_topic_t *topic_find(host_api_t *srv, const char *session)
+{
+    for (api_topic_t *t = srv->topics; t != NULL; t = t->next)
+        if (strcmp(t->session, session) == 0)
+            return t;
+    return NULL;
+}
+
+static void on_replay_event(void *ud, const host_event_t *ev)
+{
+    api_sub_t *s = ud;
+    s->cursor = ev->seq;
+    size_t len;
+    char *text = event_text(ev, &len);
+    out_msg_t *m = text != NULL ? api_msg_new(text, len) : NULL;
+    free(text);
+    if (m == NULL) {
+        api_kill(s->conn, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return;
+    }
+    m->seq = ev->seq;
+    snprintf(m->session, sizeof m->session, "%s", ev->session_id);
+    api_queue_push(s->collect != NULL ? s->collect : &s->conn->q, m);
+}
+
+static void drop_sub(api_sub_t *s);
+
+/* Reads stored events after the cursor, a page at a time while the queue
+ * has room; the subscription goes live when a page comes back short. */
+static int replay(api_sub_t *s, agentd_err_t *err)
+{
+    api_conn_t *c = s->conn;
+    host_api_t *srv = c->srv;
+    size_t half = srv->ctx->config->api.client_queue_bytes / 2;
+    while (s->replaying && !c->kill && !c->overflowed && (s->collect != NULL || c->q.bytes < half)) {
+        uint64_t before = s->cursor, last = 0;
+        int rc = host_event_log_read(srv->rt->log, s->topic->session, s->cursor, REPLAY_PAGE,
+                                     on_replay_event, s, &last, err);
+        if (rc != 0)
+            return rc;
+        if (s->cursor - before < REPLAY_PAGE)
+            s->replaying = 0;
+        if (s->collect != NULL)
+            break; /* the first page goes out behind the response */
+    }
+    if (s->collect == NULL)
+        want_write(c);
+    return 0;
+}
+
+static void replay_failed(api_sub_t *s, int rc, const char *msg)
+{
+    json_t *n = json_pack("{s:s, s:s, s:{s:s, s:I, s:i, s:s}}", "jsonrpc", "2.0", "method",
+                          "events.error", "params", "session", s->topic->session, "last_seq",
+                          (json_int_t)s->cursor, "code",
+                          rc == AGENTD_ELIMIT ? RPC_CURSOR_TOO_OLD : RPC_FAILED, "message", msg);
+    api_conn_t *c = s->conn;
+    drop_sub(s);
+    api_send_json(c, n);
+}
+
+static void pump_replays(api_conn_t *c)
+{
+    for (api_sub_t *s = c->subs, *next; s != NULL; s = next) {
+        next = s->next;
+        if (!s->replaying)
+            continue;
+        agentd_err_t err = {{0}};
+        int rc = replay(s, &err);
+        if (rc != 0)
+            replay_failed(s, rc, err.msg);
+    }
+}
+
+static void overflow(api_conn_t *c)
+{
+    if (c->overflowed || c->kill)
+        return;
+    host_api_t *srv = c->srv;
+    srv->m.slow_disconnects_total++;
+    c->overflowed = 1;
+    queue_clear(&c->q);
+    json_t *subs = json_array();
+    for (api_sub_t *s = c->subs; s != NULL && subs != NULL; s = s->next)
+        json_array_append_new(subs, json_pack("{s:s, s:I}", "session", s->topic->session,
+                                              "last_seq", (json_int_t)s->delivered));
+    json_t *n = json_pack("{s:s, s:s, s:{s:s, s:o*}}", "jsonrpc", "2.0", "method",
+                          "events.overflow", "params", "reason",
+                          "client fell behind (api.client_queue_bytes); resume from last_seq",
+                          "subscriptions", subs);
+    char *text = n != NULL ? json_dumps(n, JSON_COMPACT) : NULL;
+    json_decref(n);
+    out_msg_t *m = text != NULL ? api_msg_new(text, strlen(text)) : NULL;
+    free(text);
+    host_log(&srv->ctx->log, AGENTD_LOG_WARN, COMPONENT,
+             "client %s fell behind (queue over api.client_queue_bytes = %zu); disconnecting",
+             c->peer, srv->ctx->config->api.client_queue_bytes);
+    if (m == NULL) {
+        c->overflowed = 0;
+        api_kill(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow client");
+        return;
+    }
+    m->close_after = 1;
+    api_queue_push(&c->q, m);
+    if (c->wsi != NULL) {
+        /* A client that reads nothing may never take even this. */
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
+        lws_callback_on_writable(c->wsi);
+    }
+}
+
+static void on_event(void *ud, const host_event_t *ev)
+{
+    host_api_t *srv = ud;
+    api_topic_t *t = topic_find(srv, ev->session_id);
+    if (t == NULL)
+        return;
+    char *text = NULL;
+    size_t len = 0;
+    size_t cap = srv->ctx->config->api.client_queue_bytes;
+    for (api_sub_t *s = t->subs, *next; s != NULL; s = next) {
+        next = s->topic_next;
+        api_conn_t *c = s->conn;
+        if (s->replaying || ev->seq <= s->cursor || c->kill || c->overflowed)
+            continue;
+        if (ev->seq != s->cursor + 1) {
+            /* Not expected (the log hands out every commit in order), but
+             * a gap is filled from the log rather than skipped. */
+            s->replaying = 1;
+            agentd_err_t err = {{0}};
+            int rc = replay(s, &err);
+            if (rc != 0)
+                replay_failed(s, rc, err.msg);
+            continue;
+        }
+        if (text == NULL && (text = event_text(ev, &len)) == NULL) {
+            api_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+            continue;
+        }
+        if (c->q.bytes + len > cap) {
+            overflow(c);
+            continue;
+        }
+        out_msg_t *m = api_msg_new(text, len);
+        if (m == NULL) {
+            api_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+            continue;
+        }
+        m->seq = ev->seq;
+        snprintf(m->session, sizeof m->session, "%s", ev->session_id);
+        api_queue_push(&c->q, m);
+        s->cursor = ev->seq;
+        want_write(c);
+    }
+    free(text);
+}
+
+static void drop_sub(api_sub_t *s)
+{
+    api_conn_t *c = s->conn;
+    for (api_sub_t **pp = &c->subs; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    api_topic_t *t = s->topic;
+    for (api_sub_t **pp = &t->subs; *pp != NULL; pp = &(*pp)->topic_next)
+        if (*pp == s) {
+            *pp = s->topic_next;
+            break;
+        }
+    if (t->subs == NULL) {
+        host_api_t *srv = c->srv;
+        for (api_topic_t **pp = &srv->topics; *pp != NULL; pp = &(*pp)->next)
+            if (*pp == t) {
+                *pp = t->next;
+                break;
+            }
+        free(t);
+    }
+    free(s);
+}
+
+int api_subscribe(api_conn_t *c, const char *session, uint64_t since, json_t *id, rpc_err_t *e)
+{
+    host_api_t *srv = c->srv;
+    for (api_sub_t *s = c->subs; s != NULL; s = s->next)
+        if (strcmp(s->topic->session, session) == 0) {
+            e->code = RPC_STATE;
+            snprintf(e->msg, sizeof e->msg,
+                     "already subscribed to %s on this connection; unsubscribe first", session);
+            return -1;
+        }
+    uint64_t last = host_event_log_last_seq(srv->rt->log, session);
+    json_t *info = host_sessions_get(srv->rt->sessions, session);
+    json_decref(info);
+    if (info == NULL && last == 0) {
+        e->code = RPC_UNKNOWN_SESSION;
+        snprintf(e->field, sizeof e->field, "session");
+        snprintf(e->msg, sizeof e->msg, "no session \"%.*s\"", HOST_SESSION_ID_MAX, session);
+        return -1;
+    }
+    if (since > last) {
+        e->code = RPC_INVALID_PARAMS;
+        snprintf(e->field, sizeof e->field, "since");
+        snprintf(e->msg, sizeof e->msg,
+                 "since: %llu is past the session's last event (%llu); this server never "
+                 "sent it",
+                 (unsigned long long)since, (unsigned long long)last);
+        return -1;
+    }
+    api_topic_t *t = topic_find(srv, session);
+    int new_topic = t == NULL;
+    if (new_topic) {
+        t = calloc(1, sizeof *t);
+        if (t == NULL)
+            goto nomem;
+        snprintf(t->session, sizeof t->session, "%s", session);
+    }
+    api_sub_t *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        if (new_topic)
+            free(t);
+        goto nomem;
+    }
+    if (new_topic) {
+        t->next = srv->topics;
+        srv->topics = t;
+    }
+    s->topic = t;
+    s->conn = c;
+    s->cursor = s->delivered = since;
+    s->replaying = 1;
+    s->topic_next = t->subs;
+    t->subs = s;
+    s->next = c->subs;
+    c->subs = s;
+
+    out_queue_t first = {0};
+    s->collect = &first;
+    agentd_err_t err = {{0}};
+    int rc = replay(s, &err);
+    s->collect = NULL;
+    if (rc != 0) {
+        queue_clear(&first);
+        drop_sub(s);
+        e->code = rc == AGENTD_ELIMIT ? RPC_CURSOR_TOO_OLD : RPC_FAILED;
+        if (rc == AGENTD_ELIMIT)
+            snprintf(e->field, sizeof e->field, "since");
+        snprintf(e->msg, sizeof e->msg, "%s", err.msg);
+        return -1;
+    }
+    json_t *res = json_pack("{s:s, s:O, s:{s:s, s:I, s:I}}", "jsonrpc", "2.0", "id", id,
+                            "result", "session", session, "since", (json_int_t)since,
+                            "last_seq", (json_int_t)last);
+    api_send_json(c, res);
+    if (!c->overflowed && !c->kill)
+        queue_splice(&c->q, &first);
+    queue_clear(&first);
+    if (s->replaying) {
+        rc = replay(s, &err);
+        if (rc != 0)
+            replay_failed(s, rc, err.msg);
+    }
+    want_write(c);
+    return 0;
+nomem:
+    e->code = RPC_INTERNAL;
+    snprintf(e->msg, sizeof e->msg, "out of memory");
+    return -1;
+}
+
+int api_unsubscribe(api_conn_t *c, const char *session)
+{
+    for (api_sub_t *s = c->subs; s != NULL; s = s->next)
+        if (strcmp(s->topic->session, session) == 0) {
+            drop_sub(s);
+            return 0;
+        }
+    return AGENTD_ENOENT;
+}
+
+size_t api_sub_count(const host_api_t *srv)
+{
+    size_t n = 0;
+    for (const api_topic_t *t = srv->topics; t != NULL; t = t->next)
+        for (const api_sub_t *s = t->subs; s != NULL; s = s->topic_next)
+            n++;
+    return n;
+}
+
+/* ---- connections ---- */
+
+typedef struct pss {
+    api_conn_t *conn;
+    host_api_role_t pre_role;
+    char pre_id[HOST_API_TOKEN_ID_LEN + 1];
+} pss_t;
+
+static size_t conns_from(host_api_t *srv, const char *peer)
+{
+    size_t n = 0;
+    for (api_conn_t *c = srv->conns; c != NULL; c = c->next)
+        n += strcmp(c->peer, peer) == 0;
+    return n;
+}
+
+static int refuse(host_api_t *srv, struct lws *wsi, unsigned status, const char *why,
+                  const char *peer)
+{
+    srv->m.refused_total++;
+    host_log(&srv->ctx->log, AGENTD_LOG_INFO, COMPONENT, "refused a connection from %s: %s",
+             peer, why);
+    lws_return_http_status(wsi, status, why);
+    return -1;
+}
+
+static int filter(host_api_t *srv, struct lws *wsi, pss_t *pss)
+{
+    const host_api_config_t *cfg = &srv->ctx->config->api;
+    char peer[64] = "?";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    if (srv->stopped)
+        return refuse(srv, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down", peer);
+    if (srv->nconns >= cfg->max_connections)
+        return refuse(srv, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                      "too many connections (api.max_connections)", peer);
+    if (conns_from(srv, peer) >= cfg->max_connections_per_address)
+        return refuse(srv, wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                      "too many connections from this address "
+                      "(api.max_connections_per_address)",
+                      peer);
+    char auth[256];
+    int n = lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
+        srv->m.auth_failures_total++;
+        return refuse(srv, wsi, HTTP_STATUS_UNAUTHORIZED, "malformed Authorization header", peer);
+    }
+    if (n > 0) {
+        if (strncmp(auth, "Bearer ", 7) != 0) {
+            srv->m.auth_failures_total++;
+            return refuse(srv, wsi, HTTP_STATUS_UNAUTHORIZED,
+                          "Authorization must be \"Bearer TOKEN\"", peer);
+        }
+        agentd_err_t err = {{0}};
+        host_api_role_t role;
+        if (host_api_token_verify(srv->rt->db, auth + 7, strlen(auth + 7), &role, pss->pre_id,
+                                  &err) != 0) {
+            srv->m.auth_failures_total++;
+            return refuse(srv, wsi, HTTP_STATUS_UNAUTHORIZED, err.msg, peer);
+        }
+        pss->pre_role = role;
+    }
+    return 0;
+}
+
+static int established(host_api_t *srv, struct lws *wsi, pss_t *pss)
+{
+    api_conn_t *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return -1;
+    c->srv = srv;
+    c->wsi = wsi;
+    snprintf(c->peer, sizeof c->peer, "?");
+    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+    c->role = pss->pre_role;
+    memcpy(c->token_id, pss->pre_id, sizeof c->token_id);
+    c->opened_ms = api_now_ms();
+    c->next = srv->conns;
+    if (srv->conns != NULL)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    srv->m.connections_total++;
+    pss->conn = c;
+    return 0;
+}
+
+static void conn_free(api_conn_t *c)
+{
+    host_api_t *srv = c->srv;
+    while (c->subs != NULL)
+        drop_sub(c->subs);
+    queue_clear(&c->q);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    srv->nconns--;
+    free(c->rx);
+    free(c);
+}
+
+static int receive(api_conn_t *c, struct lws *wsi, const char *in, size_t len)
+{
+    host_api_t *srv = c->srv;
+    size_t max = srv->ctx->config->limits.max_message_bytes;
+    int done = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    if (c->kill || c->overflowed)
+        return 0;
+    if (c->rx_dropped > 0 || c->rx_len + len > max) {
+        c->rx_dropped += c->rx_len + len;
+        c->rx_len = 0;
+        if (!done)
+            return 0;
+        srv->m.oversized_total++;
+        json_t *r = json_pack("{s:s, s:n, s:{s:i, s:s, s:{s:I, s:I}}}", "jsonrpc", "2.0", "id",
+                              "error", "code", RPC_TOO_LARGE, "message",
+                              "message too large (limits.max_message_bytes); it was dropped",
+                              "data", "bytes", (json_int_t)c->rx_dropped, "limit",
+                              (json_int_t)max);
+        c->rx_dropped = 0;
+        api_send_json(c, r);
+        return 0;
+    }
+    if (lws_frame_is_binary(wsi)) {
+        c->rx_dropped = 0;
+    }
+    if (c->rx_len + len + 1 > c->rx_cap) {
+        size_t cap = c->rx_cap ? c->rx_cap : 4096;
+        while (cap < c->rx_len + len + 1)
+            cap *= 2;
+        char *p = realloc(c->rx, cap);
+        if (p == NULL)
+            return -1;
+        c->rx = p;
+        c->rx_cap = cap;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (!done)
+        return 0;
+    c->rx[c->rx_len] = '\0';
+    size_t n = c->rx_len;
+    c->rx_len = 0;
+    if (lws_frame_is_binary(wsi)) {
+        api_send_json(c, json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error",
+                                   "code", RPC_PARSE_ERROR, "message",
+                                   "binary frames are not accepted: send JSON-RPC as text"));
+        return 0;
+    }
+    api_rpc_message(c, c->rx, n);
+    /* Keep big buffers from lingering after one large message. */
+    if (c->rx_cap > 65536) {
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_cap = 0;
+    }
+    return 0;
+}
+
+static void mark_delivered(api_conn_t *c, const out_msg_t *m)
+{
+    for (api_sub_t *s = c->subs; s != NULL; s = s->next)
+        if (strcmp(s->topic->session, m->session) == 0) {
+            if (m->seq > s->delivered)
+                s->delivered = m->seq;
+            return;
+        }
+}
+
+static int writable(api_conn_t *c, struct lws *wsi)
+{
+    if (c->kill) {
+        lws_close_reason(wsi, (enum lws_close_status)c->kill_status,
+                         (unsigned char *)c->kill_reason, strlen(c->kill_reason));
+        return -1;
+    }
+    for (int i = 0; i < WRITES_PER_CALLBACK && c->q.head != NULL; i++) {
+        out_msg_t *m = queue_pop(&c->q);
+        int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+        if (n < (int)m->len) {
+            free(m);
+            return -1;
+        }
+        if (m->seq != 0) {
+            mark_delivered(c, m);
+            c->srv->m.events_sent_total++;
+        }
+        if (m->close_after) {
+            free(m);
+            static const char slow[] = "slow client: resume from last_seq";
+            const char *why = c->kill_reason[0] != '\0' ? c->kill_reason : slow;
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
+                             strlen(why));
+            return -1;
+        }
+        free(m);
+        if (lws_send_pipe_choked(wsi))
+            break;
+    }
+    pump_replays(c);
+    if (c->q.head != NULL)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* ---- HTTP ---- */
+
+static int http_reply(struct lws *wsi, unsigned status, const char *ctype, const char *body,
+                      size_t len)
+{
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+                                       *end = hdr + sizeof hdr - 1;
+    if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    unsigned char *buf = malloc(LWS_PRE + len + 1);
+    if (buf == NULL)
+        return -1;
+    memcpy(buf + LWS_PRE, body, len);
+    int n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+    free(buf);
+    if (n < (int)len)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int serve_http(host_api_t *srv, struct lws *wsi, const char *uri)
+{
+    if (uri == NULL)
+        uri = "";
+    if (strcmp(uri, "/healthz") == 0) {
+        char body[160];
+        int n = snprintf(body, sizeof body,
+                         "{\"status\":\"ok\",\"version\":\"%s\",\"connections\":%zu}\n",
+                         AGENTD_VERSION, srv->nconns);
+        return http_reply(wsi, HTTP_STATUS_OK, "application/json", body, (size_t)n);
+    }
+    if (strcmp(uri, "/metrics") == 0) {
+        size_t len = 0;
+        char *text = api_metrics_text(srv, &len);
+        if (text == NULL)
+            return http_reply(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain",
+                              "out of memory\n", 14);
+        int rc = http_reply(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4", text, len);
+        free(text);
+        return rc;
+    }
+    static const char nf[] = "not found: this server has /healthz, /metrics and the WebSocket "
+                             "API (docs/protocol.md)\n";
+    return http_reply(wsi, HTTP_STATUS_NOT_FOUND, "text/plain", nf, sizeof nf - 1);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct lws_context *lc = lws_get_context(wsi);
+    host_api_t *srv = lc != NULL ? lws_context_user(lc) : NULL;
+    pss_t *pss = user;
+    if (srv == NULL)
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return serve_http(srv, wsi, in);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return pss != NULL ? filter(srv, wsi, pss) : -1;
+    case LWS_CALLBACK_ESTABLISHED:
+        return pss != NULL ? established(srv, wsi, pss) : -1;
+    case LWS_CALLBACK_RECEIVE:
+        if (pss == NULL || pss->conn == NULL)
+            return -1;
+        return receive(pss->conn, wsi, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (pss == NULL || pss->conn == NULL)
+            return -1;
+        return writable(pss->conn, wsi);
+    case LWS_CALLBACK_CLOSED:
+        if (pss != NULL && pss->conn != NULL) {
+            pss->conn->wsi = NULL;
+            conn_free(pss->conn);
+            pss->conn = NULL;
+        }
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* ---- the timer: authentication deadline, revoked tokens ---- */
+
+static void on_timer(uv_timer_t *t)
+{
+    host_api_t *srv = t->data;
+    uint64_t now = api_now_ms();
+    uint64_t deadline = (uint64_t)srv->ctx->config->api.handshake_timeout_s * 1000;
+    for (api_conn_t *c = srv->conns; c != NULL; c = c->next) {
+        if (c->kill)
+            continue;
+        if (c->role == HOST_API_ROLE_NONE) {
+            if (now - c->opened_ms >= deadline)
+                api_kill(c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                         "not authenticated within api.handshake_timeout_s");
+        } else if (host_api_token_revoked(srv->rt->db, c->token_id) == 1) {
+            srv->m.revoked_closed_total++;
+            api_kill(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "token revoked");
+        }
+    }
+}
+
+static void lws_log_line(int level, const char *line)
+{
+    (void)level;
+    fprintf(stderr, "lws: %s", line);
+}
+
+int host_api_start(host_ctx_t *ctx, host_runtime_t *rt, host_api_t **out, agentd_err_t *err)
+{
+    *out = NULL;
+    agentd_err_t e2 = {{0}};
+    int rc = host_api_tokens_init(rt->db, &e2);
+    if (rc != 0)
+        return agentd_err_set(err, rc, "api: %s", e2.msg);
+    host_api_t *srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return agentd_err_set(err, AGENTD_ENOMEM, "api: out of memory");
+    const host_api_config_t *cfg = &ctx->config->api;
+    srv->ctx = ctx;
+    srv->rt = rt;
+    srv->port = ctx->config->listen_port;
+    srv->retry.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
+    srv->retry.secs_since_valid_hangup =
+        (uint16_t)(cfg->idle_timeout_s > 65535 ? 65535 : cfg->idle_timeout_s);
+    srv->protocols[0].name = "agentd";
+    srv->protocols[0].callback = callback;
+    srv->protocols[0].per_session_data_size = sizeof(pss_t);
+    srv->protocols[0].rx_buffer_size = 65536;
+    srv->foreign_loops[0] = &ctx->loop;
+
+    lws_set_log_level(LLL_ERR, lws_log_line);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = ctx->config->listen_port;
+    info.iface = ctx->config->listen_address;
+    info.protocols = srv->protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 |
+                   LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    if (strchr(ctx->config->listen_address, ':') != NULL)
+        info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = srv->foreign_loops;
+    info.user = srv;
+    info.timeout_secs = cfg->handshake_timeout_s;
+    info.retry_and_idle_policy = &srv->retry;
+    info.count_threads = 1;
+    info.fd_limit_per_thread = cfg->max_connections + 64;
+    srv->lws = lws_create_context(&info);
+    if (srv->lws == NULL) {
+        free(srv);
+        return agentd_err_set(err, AGENTD_EIO,
+                              "api: cannot listen on %s:%d (in use, or not an address of "
+                              "this host?); set listen.address and listen.port",
+                              ctx->config->listen_address, ctx->config->listen_port);
+    }
+    rc = host_event_log_listen(rt->log, on_event, srv, &srv->listener);
+    if (rc != 0) {
+        lws_context_destroy(srv->lws);
+        free(srv);
+        return agentd_err_set(err, rc, "api: cannot listen to the event log");
+    }
+    uv_timer_init(&ctx->loop, &srv->timer);
+    srv->timer.data = srv;
+    srv->timer_open = 1;
+    unsigned every = cfg->token_recheck_ms;
+    if (every > 1000)
+        every = 1000; /* the authentication deadline is checked as often */
+    uv_timer_start(&srv->timer, on_timer, every, every);
+    uv_unref((uv_handle_t *)&srv->timer);
+    host_log(&ctx->log, AGENTD_LOG_INFO, COMPONENT,
+             "WebSocket API on ws://%s:%d (JSON-RPC 2.0; /healthz, /metrics)",
+             ctx->config->listen_address, ctx->config->listen_port);
+    *out = srv;
+    return 0;
+}
+
+int host_api_port(const host_api_t *api)
+{
+    return api->port;
+}
+
+void host_api_stop(host_api_t *api)
+{
+    if (api == NULL || api->stopped)
+        return;
+    api->stopped = 1;
+    if (api->listener != NULL)
+        host_event_log_unlisten(api->rt->log, api->listener);
+    api->listener = NULL;
+    if (api->timer_open)
+        uv_close((uv_handle_t *)&api->timer, NULL);
+    api->timer_open = 0;
+    lws_context_destroy(api->lws); /* closes every connection (CLOSED frees each) */
+    api->lws = NULL;
+}
+
+void host_api_free(host_api_t *api)
+{
+    if (api == NULL)
+        return;
+    host_api_stop(api);
+    while (api->topics != NULL) {
+        api_topic_t *t = api->topics;
+        api->topics = t->next;
+        free(t);
+    }
+    free(api);
+}
