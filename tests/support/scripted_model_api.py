@@ -26,6 +26,12 @@ Requests that carry no `tools` (Claude Code's side requests: titles, quota
 checks, summaries) are not turns of the conversation: they get
 text(side_answer) and do not consume a step.
 
+A test can make the API fail: api.fail_next(count, status=529) answers the
+next `count` conversation requests (those with `tools`) with that HTTP
+error (an Anthropic error body: 529 overloaded_error by default), before
+any step; the client's retries then get the step as usual. Each recorded
+request has "status", the HTTP status it was answered with.
+
 Answers are server-sent events when the request asks for "stream": true
 (message_start, content_block_start / content_block_delta /
 content_block_stop per block, message_delta, message_stop), else one JSON
@@ -37,7 +43,8 @@ its URL on the first line of stdout:
 
     scripted_model_api.py SCRIPT.json [--port N] [--record FILE.jsonl]
 
-where the file holds {"steps": [[{"type": "text", "text": "..."}], ...]}.
+where the file holds {"steps": [[{"type": "text", "text": "..."}], ...]}, and
+optionally "errors": [{"status": 529}, ...] for fail_next, in order.
 Only the standard library is used.
 """
 
@@ -70,6 +77,11 @@ def tool_use(name, input_, id_=None):
     return block
 
 
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+               403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+               429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+
+
 def assistant_turns(body):
     """How many assistant messages a request's conversation already has."""
     return sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
@@ -94,6 +106,7 @@ class ScriptedModelAPI:
         self.after_script = after_script
         self.side_answer = side_answer
         self.requests = []
+        self._errors = []  # (status, type, message) for the next turn requests
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
@@ -126,6 +139,15 @@ class ScriptedModelAPI:
     def __exit__(self, *exc):
         self.stop()
 
+    def fail_next(self, count=1, status=529, error_type=None, message=None):
+        """Answers the next `count` conversation requests (POST /v1/messages
+        with `tools`) with an HTTP error instead of a step. Cumulative."""
+        error_type = error_type or ERROR_TYPES.get(status, "api_error")
+        message = message or ("Overloaded" if status == 529 else "scripted error")
+        with self._lock:
+            self._errors.extend([(status, error_type, message)] * count)
+        return self
+
     def messages_requests(self):
         """The recorded POST /v1/messages requests (bodies)."""
         with self._lock:
@@ -137,7 +159,22 @@ class ScriptedModelAPI:
     def _record(self, method, path, headers, body):
         with self._lock:
             self.requests.append({"method": method, "path": path,
-                                  "headers": dict(headers), "body": body})
+                                  "headers": dict(headers), "body": body, "status": 200})
+
+    def _take_error(self, body):
+        """The injected error for this request, if it is a turn and one is due;
+        the request's record (the last one) says which status it got."""
+        if not body.get("tools"):
+            return None
+        with self._lock:
+            if not self._errors:
+                return None
+            err = self._errors.pop(0)
+            for r in reversed(self.requests):
+                if r["body"] is body:
+                    r["status"] = err[0]
+                    break
+            return err
 
     def _next_id(self, prefix):
         with self._lock:
@@ -182,9 +219,11 @@ class ScriptedModelAPI:
                 except ValueError:
                     return {"_raw": raw.decode("utf-8", "replace")}
 
-            def _send_json(self, code, obj):
+            def _send_json(self, code, obj, headers=()):
                 data = json.dumps(obj).encode()
                 self.send_response(code)
+                for k, v in headers:
+                    self.send_header(k, v)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("request-id", api._next_id("req"))
@@ -221,6 +260,13 @@ class ScriptedModelAPI:
                         "type": "not_found_error", "message": "no such endpoint: " + path}})
 
             def _messages(self, body):
+                err = api._take_error(body)
+                if err is not None:
+                    status, etype, message = err
+                    self._send_json(status, {"type": "error", "error": {
+                        "type": etype, "message": message}},
+                        headers=[("x-should-retry", "true")] if status >= 500 else [])
+                    return
                 blocks = api.answer_blocks(body)
                 stop = "tool_use" if any(b["type"] == "tool_use" for b in blocks) \
                     else "end_turn"
@@ -306,8 +352,11 @@ def main(argv=None):
     ap.add_argument("--record", help="append each request as a JSON line to this file")
     args = ap.parse_args(argv)
     with open(args.script) as f:
-        steps = json.load(f)["steps"]
+        script = json.load(f)
+    steps = script["steps"]
     api = ScriptedModelAPI(steps, port=args.port)
+    for e in script.get("errors", []):
+        api.fail_next(1, e.get("status", 529), e.get("type"), e.get("message"))
     if args.record:
         record = api._record
         lock = threading.Lock()

@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""Sessions with a fake agent (tests/support/fake_agent.py) in the real
+seccomp sandbox, driven through the session C API (session_driver): a hung
+agent ended by the watchdogs, and malformed and very long lines that all
+become events, none fatal."""
+
+import json
+import os
+
+from sessions_harness import FAKE_AGENT, SessionCase, main
+
+BIG = 5 * 1024 * 1024
+
+
+class FakeAgentSessions(SessionCase):
+
+    def start(self, agent=None):
+        cfg = {"command": FAKE_AGENT, "stop_grace_s": 1}
+        cfg.update(agent or {})
+        self.write_config(cfg)
+        self.d = self.start_driver()
+        return self.d
+
+    def test_hung_agent_is_ended_by_the_idle_watchdog(self):
+        # It prints its init, takes the message and is never heard of again;
+        # it ignores SIGTERM, so only the escalation's SIGKILL ends it.
+        d = self.start({"idle_timeout_s": 10})
+        sid = d.create(prompt="hello?", workspace=self.workspace,
+                       env={"FAKE_AGENT_MODE": "hang"})
+        delivered = d.wait_event(sid, "session.message_delivered", timeout=30)
+        d.wait_event(sid, "agent.init", timeout=30)
+        exited = d.wait_event(sid, "sandbox.exited", timeout=40)
+        reason = exited["data"].get("reason") or ""
+        self.assertIn("printed nothing for 10000 ms", reason, exited)
+        # SIGTERM was ignored: killed.
+        self.assertTrue(exited["data"]["signal"] == 9 or exited["data"]["exit_status"] == 137,
+                        exited)
+        waited = (exited["ts"] - delivered["ts"]) / 1000.0
+        self.assertGreaterEqual(waited, 10.0)
+        self.assertLess(waited, 10.0 + 1 + 8)  # the timeout, one grace step, slack
+        state = d.wait_state(sid, "failed")["data"]
+        self.assertIn("printed nothing", state.get("reason", ""), state)
+        errors = d.session_events(sid, "error")
+        self.assertTrue(any("printed nothing" in e["data"]["message"] for e in errors), errors)
+        self.assertFalse(d.ok("busy", id=sid)["busy"])
+        self.assertEqual(d.session_events(sid, "agent.result"), [])
+
+    def test_agent_that_does_not_exit_after_its_result_is_killed(self):
+        # A one-shot session ends the agent's input after the result; this
+        # agent ignores that (and SIGTERM): the exit deadline kills it.
+        d = self.start({"exit_deadline_s": 1})
+        sid = d.create(prompt="hello", workspace=self.workspace, one_shot=True,
+                       env={"FAKE_AGENT_MODE": "linger"})
+        result = d.wait_event(sid, "agent.result", timeout=30)
+        d.wait_state(sid, "completed")
+        exited = d.wait_event(sid, "sandbox.exited", timeout=20)
+        self.assertIn("did not exit within 1000 ms", exited["data"].get("reason") or "",
+                      exited)
+        self.assertTrue(exited["data"]["signal"] == 9 or exited["data"]["exit_status"] == 137,
+                        exited)
+        self.assertLess((exited["ts"] - result["ts"]) / 1000.0, 1 + 5)
+        self.assertFalse(d.ok("busy", id=sid)["busy"])
+
+    def test_malformed_and_very_long_lines_become_events(self):
+        d = self.start({"idle_timeout_s": 60})
+        sid = d.create(prompt="print garbage", workspace=self.workspace,
+                       env={"FAKE_AGENT_MODE": "garbage", "FAKE_AGENT_BIG_BYTES": str(BIG)})
+        result = d.wait_event(sid, "agent.result", timeout=60)
+        self.assertEqual(result["data"]["result"], "garbage survived")
+        self.assertEqual(result["data"]["subtype"], "success")
+        d.wait_state(sid, "idle")
+        events = d.session_events(sid)
+        init = next(i for i, e in enumerate(events) if e["type"] == "agent.init")
+        agent = [e for e in events[init:] if e["type"].startswith("agent.")]
+        self.assertEqual([e["type"] for e in agent],
+                         ["agent.init", "agent.output", "agent.output", "agent.output",
+                          "agent.text", "agent.output", "agent.result"],
+                         [(e["type"], json.dumps(e["data"])[:200]) for e in agent])
+        # Not JSON: kept as text.
+        self.assertEqual(agent[1]["data"]["text"], "this line is not JSON at all")
+        # Invalid UTF-8: repaired, never dropped.
+        bad = agent[2]["data"]["text"]
+        self.assertTrue(bad.startswith("invalid utf-8: "), bad)
+        self.assertTrue(bad.endswith(" end"), bad)
+        self.assertIn("\ufffd", bad)
+        # A line cut inside a UTF-8 sequence across two writes: whole again.
+        self.assertEqual(agent[3]["data"]["text"],
+                         "split here: caf\u00e9 \u20ac \U0001F600 done")
+        # 5 MB on one line.
+        self.assertEqual(agent[4]["data"]["text"], "B" * BIG)
+        # JSON of a type nobody knows: kept, with its JSON.
+        self.assertEqual(agent[5]["data"]["json"],
+                         {"type": "mystery_event", "payload": {"n": 42}})
+        # Nothing was fatal.
+        self.assertEqual(d.session_events(sid, "error"), [])
+        self.assertEqual(d.session_events(sid, "sandbox.exited"), [])
+        self.assertTrue(d.ok("busy", id=sid)["busy"])
+        # The log has them as printed, with the raw lines beside them.
+        logged = {e["seq"]: e for e in d.log(sid)}
+        for e in agent:
+            self.assertEqual(logged[e["seq"]]["type"], e["type"])
+            self.assertEqual(logged[e["seq"]]["data"], e["data"])
+        self.assertEqual(logged[agent[1]["seq"]]["raw"], "this line is not JSON at all")
+        self.assertEqual(logged[agent[2]["seq"]]["raw_len"],
+                         len(b"invalid utf-8: \xff\xfe \xc3\x28 \xed\xa0\x80 end"))
+        self.assertGreater(logged[agent[4]["seq"]]["raw_len"], BIG)
+        # And the session still works: a second message, a second round.
+        d.ok("send", id=sid, text="again")
+        again = d.wait_event(sid, "agent.result", timeout=60, count=2)
+        self.assertEqual(again["data"]["result"], "garbage survived")
+        self.assertEqual(len(d.session_events(sid, "sandbox.started")), 1)
+
+
+if __name__ == "__main__":
+    main()
