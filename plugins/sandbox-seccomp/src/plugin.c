@@ -148,12 +148,13 @@ static void stop_tick(void *ud)
     pl->stop_done(pl->stop_ud, 0);
 }
 
-/* Shutting down: everything in every sandbox dies now. */
+/* Shutting down: everything in every sandbox dies now, and stop is done
+ * once their cgroups and state directories are gone. */
 static void plugin_stop(void *self, agentd_done_cb done, void *ud)
 {
     sbx_plugin_t *pl = self;
     while (pl->sandboxes != NULL)
-        sbx_sandbox_kill_now(pl->sandboxes);
+        sbx_sandbox_destroy(pl->sandboxes, NULL, NULL, NULL); /* always unlinks it */
     pl->stop_done = done;
     pl->stop_ud = ud;
     if ((pl->work_in_flight == 0 && pl->teardowns == NULL && pl->dying == NULL) ||

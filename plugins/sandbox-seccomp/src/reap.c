@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TEARDOWN_TICK_MS 5
 #define TEARDOWN_TICKS 2000 /* 10 s */
@@ -90,6 +91,11 @@ int sbx_teardown(sbx_plugin_t *pl, sbx_cgroup_t *cg, char *dir, agentd_done_cb c
         sbx_cgroup_kill(cg);
     int rc = pl->api->timer_start(pl->host, 0, TEARDOWN_TICK_MS, teardown_tick, t, &t->timer);
     if (rc < 0) {
+        /* No timer (the host is going away): wait here, briefly. */
+        for (int i = 0; i < 200 && cg != NULL && !sbx_cgroup_empty(cg); i++)
+            usleep(TEARDOWN_TICK_MS * 1000);
+        if (cg == NULL || sbx_cgroup_remove(cg) == 0)
+            sbx_state_remove(dir);
         sbx_cgroup_free(cg);
         free(dir);
         free(t);

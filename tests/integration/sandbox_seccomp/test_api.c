@@ -367,6 +367,7 @@ static void on_reaped(void *ud, int status)
  * process in it (made here by hand, as the plugin would have). */
 static int make_orphan(t_t *t, pid_t *pid)
 {
+    *pid = -1;
     char dir[256], path[512];
     snprintf(dir, sizeof dir, "%s/var/plugins/sandbox-seccomp/sandboxes/orphan-1", t->tmp);
     snprintf(path, sizeof path, "%s/meta.json", dir);
@@ -406,7 +407,7 @@ static int make_orphan(t_t *t, pid_t *pid)
 
 static void test_list_and_reap(t_t *t)
 {
-    pid_t pid;
+    pid_t pid = -1;
     if (getenv("SBX_SKIP_ORPHAN") != NULL || access("/sys/fs/cgroup/pids", F_OK) != 0) {
         printf("skip: list/reap test covers the cgroup v1 layout\n");
         return;
@@ -485,12 +486,26 @@ int main(void)
     test_destroy_running_and_events(t);
     test_list_and_reap(t);
     test_release_running(t);
+    /* The daemon stops with a sandbox running: the plugin's stop kills it
+     * and is done only once its cgroup is gone. */
+    static const char *const sleeper[] = {"/bin/sh", "-c", "echo up; exec sleep 100", NULL};
+    int running = create(t, "api-stop", NULL, 0) == 0 && run(t, sleeper) == 0;
+    while (running && !out_has(t, "up") && !t->exited)
+        uv_run(&t->ctx.loop, UV_RUN_ONCE);
     host_profile_clear(&t->prof);
     int stopped = 0;
     t->ctx.stopping = 1;
     host_registry_stop(t->ctx.registry, 5000, on_stopped, &stopped);
     while (!stopped && uv_run(&t->ctx.loop, UV_RUN_ONCE) != 0)
         ;
+    struct stat st;
+    check(t, running && stopped && stat("/sys/fs/cgroup/pids/agentd-sbx-api-stop", &st) < 0 &&
+                 stat("/sys/fs/cgroup/agentd-sbx-api-stop", &st) < 0,
+          "stop: the running sandbox is killed and its cgroup removed");
+    wait_until(t, &t->exited, 5000);
+    check(t, t->exited && t->exit_signal == SIGKILL, "stop: its command was killed");
+    if (running)
+        release(t);
     host_ctx_close(&t->ctx);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", t->tmp);
