@@ -217,7 +217,7 @@ static int start(exec_run_t *r, const char *workspace)
         .profile_len = strlen(r->profile.settings_json),
         .workspace = r->workspace,
         .model_api_url = model != NULL && model[0] ? model : "https://api.anthropic.com",
-        .timeout_s = r->ctx->config->limits.session_timeout_minutes * 60u,
+        .timeout_s = 0, /* the profile's timeout_minutes */
     };
     agentd_err_t err = {{0}};
     int rc = r->vt->create(r->self, &spec, on_created, r, &err);

@@ -142,14 +142,16 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 void host_ctx_close(host_ctx_t *ctx)
 {
-    host_registry_free(ctx->registry); /* plugins may close handles on the loop */
-    ctx->registry = NULL;
-    uv_run(&ctx->loop, UV_RUN_NOWAIT);
-
+    /* Posts already accepted run now, while the plugin that posted them is
+     * still loaded; later ones are refused (AGENTD_ESTATE). */
     uv_mutex_lock(&ctx->post_mu);
     ctx->post_closed = 1;
     uv_mutex_unlock(&ctx->post_mu);
-    on_post(&ctx->post_async); /* posts already accepted still run */
+    on_post(&ctx->post_async);
+
+    host_registry_free(ctx->registry); /* plugins may close handles on the loop */
+    ctx->registry = NULL;
+    uv_run(&ctx->loop, UV_RUN_NOWAIT);
 
     /* Handles nobody closed (a plugin's leak) are closed here so the loop
      * can end. */
