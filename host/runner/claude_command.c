@@ -206,13 +206,14 @@ int host_claude_command_build(const host_claude_inputs_t *in, const char *worksp
                               host_claude_command_t *out, agentd_err_t *err)
 {
     memset(out, 0, sizeof *out);
-    /* --setting-sources leaves out "user": the user settings live in the
-     * agent's config dir, which the agent itself can write; project and
-     * local settings are files of the workspace that sandboxes protect. */
+    /* No settings files at all (--setting-sources ""): every one of them
+     * lives where the agent can write (its config dir, or a .claude/ it
+     * creates in the workspace), so none may grant it anything; agentd's
+     * permission rules are the only source. */
     static const char *const fixed[] = {"-p", "--input-format", "stream-json",
                                         "--output-format", "stream-json", "--verbose",
                                         "--permission-prompt-tool", "stdio",
-                                        "--setting-sources", "project,local"};
+                                        "--setting-sources", ""};
     int rc = arg(out, in->program);
     for (size_t i = 0; rc == 0 && i < sizeof fixed / sizeof fixed[0]; i++)
         rc = arg(out, fixed[i]);
