@@ -66,13 +66,15 @@ static void put_line(const char *line, size_t len)
     fflush(stdout);
 }
 
+static void put_text(const char *line)
+{
+    put_line(line, strlen(line));
+}
+
 static void put_json(json_t *o)
 {
     char *line = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (line != NULL)
-        put_line(line, strlen(line));
-    else
-        put_line("{\"reply\":null,\"ok\":false,\"error\":\"out of memory\"}", 50);
+    put_text(line != NULL ? line : "{\"reply\":null,\"ok\":false,\"error\":\"out of memory\"}");
     free(line);
 }
 
@@ -385,7 +387,7 @@ int main(int argc, char **argv)
         }
     }
     /* Sessions loaded from the database (after a restart) are known now. */
-    put_line("{\"ready\":true}", 14);
+    put_text("{\"ready\":true}");
     uv_run(&ctx.loop, UV_RUN_DEFAULT);
     host_event_log_flush(d.rt.log, NULL);
     if (d.listener != NULL)
@@ -393,6 +395,6 @@ int main(int argc, char **argv)
     host_runtime_close(&d.rt);
     cli_close_host(&ctx);
     free(d.buf);
-    put_line("{\"bye\":true}", 12);
+    put_text("{\"bye\":true}");
     return d.exit_code;
 }

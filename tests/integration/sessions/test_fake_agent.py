@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Sessions with a fake agent (tests/support/fake_agent.py) in the real
 seccomp sandbox, driven through the session C API (session_driver): a hung
-agent ended by the watchdogs, and malformed and very long lines that all
-become events, none fatal."""
+agent ended by the watchdogs, malformed and very long lines that all become
+events, none fatal, the operations (create, send, pause, resume, clone,
+delete, get, list, events since) and the host's shutdown on SIGTERM."""
 
 import json
 import os
@@ -10,6 +11,7 @@ import os
 from sessions_harness import FAKE_AGENT, SessionCase, main
 
 BIG = 5 * 1024 * 1024
+EINVAL, ENOENT, ESTATE = -1, -4, -16  # AGENTD_E* (sdk/include/agentd/abi.h)
 
 
 class FakeAgentSessions(SessionCase):
@@ -109,6 +111,110 @@ class FakeAgentSessions(SessionCase):
         again = d.wait_event(sid, "agent.result", timeout=60, count=2)
         self.assertEqual(again["data"]["result"], "garbage survived")
         self.assertEqual(len(d.session_events(sid, "sandbox.started")), 1)
+
+    # -- the operations of the C API ------------------------------------------------
+
+    def test_operations(self):
+        d = self.start({"idle_timeout_s": 60})
+        env = {"FAKE_AGENT_MODE": "result"}
+        # Refusals name what is wrong.
+        r = d.request("create", settings={"prompt": "x", "colour": "blue"})
+        self.assertFalse(r["ok"])
+        self.assertIn("colour", r["error"])
+        self.assertEqual(r["code"], EINVAL)
+        r = d.request("create", settings={"sandbox": "nowhere"})
+        self.assertFalse(r["ok"])
+        self.assertEqual(r["code"], ENOENT)
+        r = d.request("create", settings={"timeout_minutes": 241})
+        self.assertFalse(r["ok"])
+        self.assertIn("timeout_minutes", r["error"])
+        for op in ("send", "stop", "pause", "resume", "clone", "delete", "get"):
+            r = d.request(op, id="s-0000000000000000", text="x")
+            self.assertFalse(r["ok"], op)
+            self.assertEqual(r["code"], ENOENT, (op, r))
+
+        # Without a prompt a session waits for its first message.
+        sid = d.create(workspace=self.workspace, name="ops", env=env)
+        self.assertEqual(d.get(sid)["state"], "pending")
+        self.assertFalse(d.ok("busy", id=sid)["busy"])
+        self.assertIn(sid, [s["id"] for s in d.ok("list")["sessions"]])
+        r = d.request("send", id=sid, text="")
+        self.assertEqual(r["code"], EINVAL)
+        d.ok("send", id=sid, text="first")
+        d.wait_event(sid, "agent.result", timeout=30)
+        d.wait_state(sid, "idle")
+        s = d.get(sid)
+        self.assertEqual((s["name"], s["turns"], s["input_tokens"], s["output_tokens"]),
+                         ("ops", 1, 3, 5))
+        self.assertAlmostEqual(s["cost_usd"], 0.001)
+        self.assertEqual(s["last_seq"], d.log(sid)[-1]["seq"])
+
+        # Pause freezes the agent's sandbox; resume thaws it; a message sent
+        # while paused resumes the session.
+        d.ok("pause", id=sid)
+        d.wait_state(sid, "paused")
+        self.assertTrue(d.ok("busy", id=sid)["busy"])
+        r = d.request("pause", id=sid)
+        self.assertTrue(r["ok"], r)  # already paused: nothing to do
+        d.ok("resume", id=sid)
+        d.wait_state(sid, "idle", count=2)
+        self.assertEqual(d.request("resume", id=sid)["code"], ESTATE)
+        d.ok("pause", id=sid)
+        d.wait_state(sid, "paused", count=2)
+        d.ok("send", id=sid, text="second")
+        d.wait_event(sid, "agent.result", timeout=30, count=2)
+        self.assertEqual(len(d.session_events(sid, "sandbox.started")), 1)
+
+        # Reading since a seq gives exactly what follows it.
+        logged = d.log(sid)
+        self.assertEqual(d.ok("events", id=sid, since=5)["events"], logged[5:])
+        r = d.ok("events", id=sid, since=2, limit=3)
+        self.assertEqual([e["seq"] for e in r["events"]], [3, 4, 5])
+        self.assertEqual(r["last"], 5)
+
+        # Clone: the settings, and with history the events.
+        plain = d.ok("clone", id=sid)["id"]
+        self.assertEqual(d.get(plain)["state"], "pending")
+        self.assertEqual(d.get(plain)["settings"]["name"], "ops")
+        self.assertNotIn("session.cloned", [e["type"] for e in d.log(plain)])
+        full = d.ok("clone", id=sid, history=True)["id"]
+        copied = d.log(full)
+        n = len(logged)
+        self.assertEqual([(e["type"], e["data"]) for e in copied[1:n + 1]],
+                         [(e["type"], e["data"]) for e in logged])
+        self.assertEqual(copied[-1]["type"], "session.cloned")
+        self.assertEqual(copied[-1]["data"]["from"], sid)
+
+        # Stop, then delete: keeping the events, or purging them.
+        d.ok("stop", id=sid, timeout=30)
+        self.assertEqual(d.ok("state", id=sid)["state"], "stopped")
+        self.assertFalse(d.ok("busy", id=sid)["busy"])
+        d.ok("delete", id=sid)
+        self.assertEqual(d.request("get", id=sid)["code"], ENOENT)
+        self.assertEqual(d.log(sid)[-1]["type"], "session.deleted")
+        self.assertTrue(os.path.isdir(self.workspace))  # the user's: never removed
+        d.ok("delete", id=full, purge=True)
+        self.assertEqual(d.log(full), [])
+        self.assertNotIn(sid, [s["id"] for s in d.ok("list")["sessions"]])
+        self.assertIn(plain, [s["id"] for s in d.ok("list")["sessions"]])
+
+    def test_sigterm_shuts_the_host_down_and_the_sessions_are_interrupted(self):
+        # SIGTERM: every agent is stopped (this one ignores SIGTERM: the
+        # escalation kills it), then the driver exits 0. A session that was
+        # active when agentd went away is `interrupted` (docs/sessions.md):
+        # nobody asked to stop it.
+        d = self.start({"idle_timeout_s": 60})
+        sid = d.create(prompt="hang on", workspace=self.workspace,
+                       env={"FAKE_AGENT_MODE": "hang"})
+        d.wait_event(sid, "agent.init", timeout=30)
+        self.assertEqual(d.terminate(60), 0, d.diagnostics())
+        self.assertTrue(d.bye)
+        self.assertIn("sandbox.exited", [e["type"] for e in d.session_events(sid)])
+        d = self.start_driver()
+        s = d.get(sid)
+        self.assertFalse(d.ok("busy", id=sid)["busy"])
+        self.assertEqual(s["state"], "interrupted",
+                         [e["data"] for e in d.log(sid) if e["type"] == "session.state"])
 
 
 if __name__ == "__main__":
