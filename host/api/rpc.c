@@ -453,7 +453,7 @@ void api_rpc_message(api_conn_t *c, const char *text, size_t len)
     rpc_err_t e = {0};
     json_error_t je;
     c->srv->m.requests_total++;
-    json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (req == NULL) {
         fail(&e, RPC_PARSE_ERROR, NULL, "parse error at line %d column %d: %s", je.line,
              je.column, je.text);

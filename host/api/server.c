@@ -11,7 +11,7 @@
 
 #define COMPONENT "api"
 #define REPLAY_PAGE 64
-#define WRITES_PER_CALLBACK 64
+#define WRITE_BUDGET (1024 * 1024) /* bytes per writeable callback */
 
 uint64_t api_now_ms(void)
 {
@@ -614,16 +614,33 @@ static void mark_delivered(api_conn_t *c, const out_msg_t *m)
         }
 }
 
+/* Writes a close frame with a status and reason; the caller then returns
+ * -1. (lws_close_reason followed by -1 from a writeable callback drops the
+ * socket without sending the frame in this lws.) */
+static void close_with(struct lws *wsi, int status, const char *reason)
+{
+    unsigned char buf[LWS_PRE + 125];
+    size_t n = strlen(reason);
+    if (n > 123)
+        n = 123;
+    buf[LWS_PRE] = (unsigned char)((status >> 8) & 0xff);
+    buf[LWS_PRE + 1] = (unsigned char)(status & 0xff);
+    memcpy(buf + LWS_PRE + 2, reason, n);
+    /* 4: lws's internal LWS_WRITE_CLOSE (not in the public enum) */
+    lws_write(wsi, buf + LWS_PRE, n + 2, (enum lws_write_protocol)4);
+}
+
 static int writable(api_conn_t *c, struct lws *wsi)
 {
     if (c->kill) {
-        lws_close_reason(wsi, (enum lws_close_status)c->kill_status,
-                         (unsigned char *)c->kill_reason, strlen(c->kill_reason));
+        close_with(wsi, c->kill_status, c->kill_reason);
         return -1;
     }
-    for (int i = 0; i < WRITES_PER_CALLBACK && c->q.head != NULL; i++) {
+    size_t budget = 0;
+    while (c->q.head != NULL && budget < WRITE_BUDGET) {
         out_msg_t *m = queue_pop(&c->q);
         int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+        budget += m->len;
         if (n < (int)m->len) {
             free(m);
             return -1;
@@ -635,9 +652,8 @@ static int writable(api_conn_t *c, struct lws *wsi)
         if (m->close_after) {
             free(m);
             static const char slow[] = "slow client: resume from last_seq";
-            const char *why = c->kill_reason[0] != '\0' ? c->kill_reason : slow;
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
-                             strlen(why));
+            close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                       c->kill_reason[0] != '\0' ? c->kill_reason : slow);
             return -1;
         }
         free(m);
@@ -796,6 +812,8 @@ int host_api_start(host_ctx_t *ctx, host_runtime_t *rt, host_api_t **out, agentd
     info.foreign_loops = srv->foreign_loops;
     info.user = srv;
     info.timeout_secs = cfg->handshake_timeout_s;
+    info.keepalive_timeout = (int)cfg->handshake_timeout_s;
+    info.timeout_secs_ah_idle = cfg->handshake_timeout_s;
     info.retry_and_idle_policy = &srv->retry;
     info.count_threads = 1;
     info.fd_limit_per_thread = cfg->max_connections + 64;
