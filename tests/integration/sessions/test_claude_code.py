@@ -7,6 +7,7 @@ host was killed, stop during a long turn, and a 529 from the model API."""
 
 import json
 import os
+import shutil
 import unittest
 
 from sessions_harness import (NEEDS_CLAUDE, SessionCase, claude_path, holds_for, main,
@@ -237,6 +238,36 @@ class ClaudeCodeSessions(SessionCase):
         full = d.log(sid)
         self.assertEqual([e["seq"] for e in full], list(range(1, len(full) + 1)))
         self.assertEqual(len([e for e in full if e["type"] == "sandbox.started"]), 2)
+
+    def test_resume_of_a_lost_conversation_starts_fresh_and_says_so(self):
+        d = self.start([[text("first answer")], [text("unreachable")]],
+                       agent={"stop_grace_s": 1})
+        sid = d.create(prompt="first question", workspace=self.workspace)
+        first = d.wait_event(sid, "agent.result")["data"]
+        d.wait_state(sid, "idle")
+        d.ok("stop", id=sid, timeout=30)
+        # The conversation's files are gone (a wiped config dir).
+        projects = os.path.join(self.workspace, ".agentd", "claude", "projects")
+        self.assertTrue(os.path.isdir(projects))
+        shutil.rmtree(projects)
+        d.ok("send", id=sid, text="second question")
+        # The CLI says "No conversation found" (and prints an error result);
+        # the host says so too, and starts it again without --resume.
+        failed = d.wait_event(sid, "session.resume_failed", timeout=90)
+        second = d.wait_event(sid, "agent.result", lambda r: r["subtype"] == "success",
+                              timeout=90, count=2)["data"]
+        failed = d.session_events(sid, "session.resume_failed")
+        self.assertEqual(len(failed), 1, failed)
+        self.assertEqual(failed[0]["data"]["requested"], first["session_id"])
+        self.assertNotEqual(second["session_id"], first["session_id"])
+        # A fresh conversation: the model sees only the second question.
+        turns = turn_requests(self.api)
+        self.assertNotIn("first answer", message_texts(turns[-1]))
+        self.assertIn("second question", message_texts(turns[-1]))
+        self.assertEqual(second["result"], "first answer")  # step 0 again
+        self.assertEqual(d.get(sid)["state"], "idle")
+        self.assertEqual(len(d.session_events(sid, "session.message_delivered")), 3)
+        self.assert_no_errors(sid)
 
     # -- stop ------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import time
 
 from sessions_harness import FAKE_AGENT, SessionCase, main
 
-ROUNDS = 5
+ROUNDS = 8
 
 
 class CrashTest(SessionCase):
