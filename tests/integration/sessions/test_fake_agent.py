@@ -112,6 +112,17 @@ class FakeAgentSessions(SessionCase):
         self.assertEqual(again["data"]["result"], "garbage survived")
         self.assertEqual(len(d.session_events(sid, "sandbox.started")), 1)
 
+    def test_sessions_start_with_a_long_data_dir(self):
+        # A data dir such as /home/alice/.local/share/agentd (here 47
+        # bytes): the sandbox's files live under it, and none of its paths
+        # may break the session (a unix socket path has at most 107 bytes).
+        self.data_dir = os.path.join(self.tmp, "home", "alice", ".local", "share", "agentd")
+        d = self.start({"idle_timeout_s": 60})
+        sid = d.create(prompt="hello", workspace=self.workspace,
+                       env={"FAKE_AGENT_MODE": "result"})
+        result = d.wait_event(sid, "agent.result", timeout=30)
+        self.assertEqual(result["data"]["subtype"], "success")
+
     # -- the operations of the C API ------------------------------------------------
 
     def test_operations(self):
