@@ -11,6 +11,8 @@ static const cli_command_t commands[] = {
     {"sandbox", cli_cmd_sandbox, "run a command in a fresh sandbox of a profile"},
     {"secret", cli_cmd_secret, "set, list, remove secrets; rotate the master key"},
     {"token", cli_cmd_token, "create, list, revoke API tokens"},
+    {"session", cli_cmd_session, "create, list, drive sessions on a running daemon"},
+    {"attach", cli_cmd_attach, "follow a session's events (resumes after reconnects)"},
     {"version", cli_cmd_version, "print the version"},
     {"help", cli_cmd_help, "show help for agentd or a command"},
     {NULL, NULL, NULL},

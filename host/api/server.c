@@ -806,6 +806,7 @@ int host_api_start(host_ctx_t *ctx, host_runtime_t *rt, host_api_t **out, agentd
     info.iface = ctx->config->listen_address;
     info.protocols = srv->protocols;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6 |
+                   LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     if (strchr(ctx->config->listen_address, ':') != NULL)
         info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -818,7 +819,10 @@ int host_api_start(host_ctx_t *ctx, host_runtime_t *rt, host_api_t **out, agentd
     info.count_threads = 1;
     info.fd_limit_per_thread = cfg->max_connections + 64;
     srv->lws = lws_create_context(&info);
-    if (srv->lws == NULL) {
+    struct lws_vhost *vh = srv->lws != NULL ? lws_create_vhost(srv->lws, &info) : NULL;
+    if (vh == NULL) {
+        if (srv->lws != NULL)
+            lws_context_destroy(srv->lws);
         free(srv);
         return agentd_err_set(err, AGENTD_EIO,
                               "api: cannot listen on %s:%d (in use, or not an address of "

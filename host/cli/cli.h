@@ -56,6 +56,8 @@ int cli_cmd_sandbox(int argc, char **argv, const cli_global_t *g);
 int cli_cmd_run(int argc, char **argv, const cli_global_t *g);
 int cli_cmd_secret(int argc, char **argv, const cli_global_t *g);
 int cli_cmd_token(int argc, char **argv, const cli_global_t *g);
+int cli_cmd_session(int argc, char **argv, const cli_global_t *g);
+int cli_cmd_attach(int argc, char **argv, const cli_global_t *g);
 
 /* The table of subcommands, ending with a NULL name. */
 const cli_command_t *cli_commands(void);
