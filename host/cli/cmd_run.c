@@ -64,7 +64,8 @@ static void print_human(const host_event_t *ev, json_t *d)
         printf("[permission: %s %s%s%s]\n", str(d, "decision"), str(d, "tool"),
                json_is_string(json_object_get(d, "rule")) ? " by " : "", str(d, "rule"));
     else if (strcmp(t, "agent.result") == 0)
-        printf("[result: %s, %lld turn(s), %.4f USD, %lld ms]\n", str(d, "subtype"),
+        printf("[result: %s, %lld turn(s), %.4f USD, %lld ms]\n",
+               json_is_true(json_object_get(d, "is_error")) ? "error" : str(d, "subtype"),
                (long long)json_integer_value(json_object_get(d, "num_turns")),
                json_number_value(json_object_get(d, "total_cost_usd")),
                (long long)json_integer_value(json_object_get(d, "duration_ms")));

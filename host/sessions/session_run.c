@@ -123,6 +123,10 @@ typedef struct line_ctx {
 
 static void on_result(host_session_t *s, json_t *data)
 {
+    /* A --resume that found nothing prints an error result before any init:
+     * it is not a turn of this conversation. */
+    if (s->resumed && !s->saw_init)
+        return;
     s->turns++;
     s->cost_usd += json_number_value(json_object_get(data, "total_cost_usd"));
     json_t *usage = json_object_get(data, "usage");
@@ -130,6 +134,8 @@ static void on_result(host_session_t *s, json_t *data)
     s->output_tokens += (uint64_t)json_integer_value(json_object_get(usage, "output_tokens"));
     s->turn_running = 0;
     host_runner_turn(s->runner, 0);
+    if (s->stopping)
+        return; /* the stop decides the state */
     int ok = !json_is_true(json_object_get(data, "is_error")) &&
              json_is_string(json_object_get(data, "subtype")) &&
              strcmp(json_string_value(json_object_get(data, "subtype")), "success") == 0;
@@ -308,6 +314,10 @@ static void notify_stop_waiters(host_session_t *s)
 static host_session_state_t state_after_exit(host_session_t *s, int64_t status, int sig,
                                              const char *reason, const char **why)
 {
+    if (s->stopping && s->mgr->shutting_down) {
+        *why = "agentd shut down while the session was active";
+        return HOST_SESSION_INTERRUPTED;
+    }
     if (s->stopping && s->stop_reason != NULL && strcmp(s->stop_reason, "timeout") == 0) {
         *why = reason;
         return HOST_SESSION_FAILED;
@@ -315,6 +325,11 @@ static host_session_state_t state_after_exit(host_session_t *s, int64_t status, 
     if (s->stopping) {
         *why = s->stop_reason;
         return HOST_SESSION_STOPPED;
+    }
+    if (reason != NULL && s->state == HOST_SESSION_COMPLETED) {
+        *why = NULL; /* its work was done; the lingering is only recorded */
+        session_error(s, "%s", reason);
+        return HOST_SESSION_COMPLETED;
     }
     if (reason != NULL) {
         *why = reason;

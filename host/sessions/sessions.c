@@ -652,8 +652,9 @@ int host_sessions_open(host_ctx_t *ctx, host_db_t *db, host_event_log_t *log,
     }
     for (host_session_t *s = m->head; s != NULL; s = s->next) {
         if (s->state == HOST_SESSION_PROVISIONING || s->state == HOST_SESSION_RUNNING ||
-            s->state == HOST_SESSION_WAITING || s->state == HOST_SESSION_PENDING ||
-            s->state == HOST_SESSION_IDLE) /* its agent process is gone too */
+            s->state == HOST_SESSION_WAITING || s->state == HOST_SESSION_IDLE ||
+            /* its agent process is gone too */
+            (s->state == HOST_SESSION_PENDING && s->queue != NULL))
             session_set_state(s, HOST_SESSION_INTERRUPTED,
                               "agentd stopped while the session was active");
     }

@@ -345,24 +345,50 @@ static void on_accept(void *ud, int fd, unsigned revents, int status)
     p->conn_count++;
 }
 
-static int listen_unix(const char *path, agentd_err_t *err)
+/* A unix socket's path must fit in sun_path (108 bytes), and a data_dir
+ * deep in a home directory does not: bind through the directory's
+ * /proc/self/fd entry, which names the same place in a few bytes. */
+static int bind_path(int fd, const char *path, int *dirfd)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path)
-        return agentd_err_set(err, AGENTD_EINVAL,
-                              "egress proxy: socket path %s is longer than %zu bytes", path,
-                              sizeof sa.sun_path - 1);
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    *dirfd = -1;
+    if (strlen(path) < sizeof sa.sun_path) {
+        snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+        return bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    }
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || strlen(slash + 1) > 64) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    char *dir = strndup(path, (size_t)(slash - path));
+    if (dir == NULL)
+        return -1;
+    *dirfd = open(dir[0] != '\0' ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (*dirfd < 0)
+        return -1;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/%s", *dirfd, slash + 1);
+    return bind(fd, (struct sockaddr *)&sa, sizeof sa);
+}
+
+static int listen_unix(const char *path, agentd_err_t *err)
+{
     unlink(path);
+    int dirfd = -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 128) < 0 ||
+    if (fd < 0 || bind_path(fd, path, &dirfd) < 0 || listen(fd, 128) < 0 ||
         chmod(path, 0666) < 0) {
         int e = errno;
         if (fd >= 0)
             close(fd);
+        if (dirfd >= 0)
+            close(dirfd);
         return agentd_err_set(err, AGENTD_EIO, "egress proxy: listen on %s: %s", path,
                               strerror(e));
     }
+    if (dirfd >= 0)
+        close(dirfd);
     return fd;
 }
 
