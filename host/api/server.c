@@ -866,8 +866,9 @@ void host_api_stop(host_api_t *api)
     if (api->timer_open)
         uv_close((uv_handle_t *)&api->timer, NULL);
     api->timer_open = 0;
-    lws_context_destroy(api->lws); /* closes every connection (CLOSED frees each) */
-    api->lws = NULL;
+    /* Closes every connection (CLOSED frees each) and starts closing lws'
+     * handles on the host loop; host_api_free finishes it. */
+    lws_context_destroy(api->lws);
 }
 
 void host_api_free(host_api_t *api)
@@ -875,6 +876,12 @@ void host_api_free(host_api_t *api)
     if (api == NULL)
         return;
     host_api_stop(api);
+    /* With a foreign loop the first destroy only starts closing lws' handles;
+     * once the loop has run them to the end, a second call frees the
+     * context. */
+    if (api->lws != NULL)
+        lws_context_destroy(api->lws);
+    api->lws = NULL;
     while (api->topics != NULL) {
         api_topic_t *t = api->topics;
         api->topics = t->next;
