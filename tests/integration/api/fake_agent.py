@@ -3,7 +3,8 @@
 
 For each user message it prints system/init, then assistant text lines,
 then a result. The message text steers it: "lines N" prints N text lines,
-"lines N every MS" waits MS milliseconds between them; anything else prints
+"lines N every MS" waits MS milliseconds between them (each line flushed;
+without "every" the lines go out through stdio's buffer); anything else prints
 one line echoing the text. It exits when its input ends.
 """
 import json
@@ -18,14 +19,15 @@ if "--resume" in sys.argv:
         SESSION = sys.argv[i + 1]
 
 
-def out(obj):
+def out(obj, flush=True):
     sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+    if flush:
+        sys.stdout.flush()
 
 
-def text(t):
+def text(t, flush=True):
     out({"type": "assistant", "session_id": SESSION,
-         "message": {"role": "assistant", "content": [{"type": "text", "text": t}]}})
+         "message": {"role": "assistant", "content": [{"type": "text", "text": t}]}}, flush)
 
 
 for raw in sys.stdin:
@@ -45,7 +47,9 @@ for raw in sys.stdin:
         n = int(words[1])
         every = int(words[3]) / 1000.0 if len(words) >= 4 and words[2] == "every" else 0
         for i in range(n):
-            text("line %d %.6f" % (i, time.time()))
+            # Paced lines go out one by one; a flood is written through
+            # stdio's buffer (as fast as the agent can).
+            text("line %d %.6f" % (i, time.time()), flush=bool(every))
             if every:
                 time.sleep(every)
     else:
