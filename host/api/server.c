@@ -568,9 +568,6 @@ static int receive(api_conn_t *c, struct lws *wsi, const char *in, size_t len)
         api_send_json(c, r);
         return 0;
     }
-    if (lws_frame_is_binary(wsi)) {
-        c->rx_dropped = 0;
-    }
     if (c->rx_len + len + 1 > c->rx_cap) {
         size_t cap = c->rx_cap ? c->rx_cap : 4096;
         while (cap < c->rx_len + len + 1)
