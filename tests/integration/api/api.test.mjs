@@ -198,6 +198,12 @@ describe('api', () => {
       if (field) assert.equal(r.error.data?.field, field, text + ' -> ' + JSON.stringify(r));
       assert.ok((await c.call('server.info')).result, 'usable after ' + text);
     }
+    // Invalid UTF-8 in a text frame.
+    c.notes.length = 0;
+    c.ws.send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), { binary: false });
+    await c.until(() => c.notes.length > 0 || c.closeInfo, 5000, 'invalid utf-8 answer');
+    assert.equal(c.notes[0]?.error?.code, ERR.parse, JSON.stringify(c.notes));
+    assert.ok((await c.call('server.info')).result, 'usable after invalid UTF-8');
     // A binary frame.
     c.notes.length = 0;
     c.ws.send(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"server.info"}'), { binary: true });
