@@ -94,6 +94,7 @@ struct host_api {
     lws_retry_bo_t retry;
     struct lws_protocols protocols[2];
     void *foreign_loops[1];
+    struct lws_http_mount mount;
     host_event_listener_t *listener;
     uv_timer_t timer;
     int timer_open;

@@ -807,6 +807,19 @@ int host_api_start(host_ctx_t *ctx, host_runtime_t *rt, host_api_t **out, agentd
                    LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     if (strchr(ctx->config->listen_address, ':') != NULL)
         info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (cfg->tls_cert != NULL && cfg->tls_key != NULL) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+    }
+    if (cfg->static_dir != NULL) {
+        srv->mount.mountpoint = "/ui";
+        srv->mount.mountpoint_len = 3;
+        srv->mount.origin = cfg->static_dir;
+        srv->mount.origin_protocol = LWSMPRO_FILE;
+        srv->mount.def = "index.html";
+        info.mounts = &srv->mount;
+    }
     info.foreign_loops = srv->foreign_loops;
     info.user = srv;
     info.timeout_secs = cfg->handshake_timeout_s;
@@ -823,8 +836,11 @@ int host_api_start(host_ctx_t *ctx, host_runtime_t *rt, host_api_t **out, agentd
         free(srv);
         return agentd_err_set(err, AGENTD_EIO,
                               "api: cannot listen on %s:%d (in use, or not an address of "
-                              "this host?); set listen.address and listen.port",
-                              ctx->config->listen_address, ctx->config->listen_port);
+                              "this host?%s); set listen.address and listen.port",
+                              ctx->config->listen_address, ctx->config->listen_port,
+                              cfg->tls_cert != NULL
+                                  ? " or api.tls_cert / api.tls_key cannot be loaded"
+                                  : "");
     }
     rc = host_event_log_listen(rt->log, on_event, srv, &srv->listener);
     if (rc != 0) {
@@ -840,9 +856,12 @@ int host_api_start(host_ctx_t *ctx, host_runtime_t *rt, host_api_t **out, agentd
         every = 1000; /* the authentication deadline is checked as often */
     uv_timer_start(&srv->timer, on_timer, every, every);
     uv_unref((uv_handle_t *)&srv->timer);
+    int tls = cfg->tls_cert != NULL;
     host_log(&ctx->log, AGENTD_LOG_INFO, COMPONENT,
-             "WebSocket API on ws://%s:%d (JSON-RPC 2.0; /healthz, /metrics)",
-             ctx->config->listen_address, ctx->config->listen_port);
+             "WebSocket API on %s://%s:%d (JSON-RPC 2.0; /healthz, /metrics%s%s)",
+             tls ? "wss" : "ws", ctx->config->listen_address, ctx->config->listen_port,
+             cfg->static_dir != NULL ? ", /ui/ from " : "",
+             cfg->static_dir != NULL ? cfg->static_dir : "");
     *out = srv;
     return 0;
 }

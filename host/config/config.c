@@ -44,7 +44,8 @@ static const char *const events_keys[] = {"retention_days", "max_per_session"};
 static const char *const api_keys[] = {"max_connections",  "max_connections_per_address",
                                        "handshake_timeout_s", "idle_timeout_s",
                                        "ping_interval_s",  "client_queue_bytes",
-                                       "token_recheck_ms"};
+                                       "token_recheck_ms", "tls_cert",
+                                       "tls_key",          "static_dir"};
 static const char *const listen_keys[] = {"address", "port"};
 static const char *const log_keys[] = {"level", "format"};
 static const char *const plugins_keys[] = {"dirs", "load", "fatal_on_refusal", "settings"};
@@ -827,6 +828,12 @@ static void load_api(loader_t *L, const cfg_path_t *rp)
     API_INT(client_queue_bytes, 4096, 1024LL * 1024 * 1024, 8LL * 1024 * 1024);
     API_INT(token_recheck_ms, 100, 600000, 1000);
 #undef API_INT
+    a->tls_cert = opt_string(L, obj, kn, &p, "tls_cert", NULL);
+    a->tls_key = opt_string(L, obj, kn, &p, "tls_key", NULL);
+    a->static_dir = opt_string(L, obj, kn, &p, "static_dir", NULL);
+    if ((a->tls_cert == NULL) != (a->tls_key == NULL))
+        cfg_report(&L->c, kn, 0, &p,
+                   "give both \"tls_cert\" and \"tls_key\" (PEM files) for TLS, or neither");
 }
 
 /* A profile's plugin that plugins.load leaves out, when the profile is the
@@ -885,6 +892,9 @@ void host_config_free(host_config_t *cfg)
         memset(cfg->agent.api_key, 0, strlen(cfg->agent.api_key));
     free(cfg->agent.api_key);
     free(cfg->agent.base_url);
+    free(cfg->api.tls_cert);
+    free(cfg->api.tls_key);
+    free(cfg->api.static_dir);
     doc_free(cfg->doc);
     free(cfg);
 }

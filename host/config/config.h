@@ -97,6 +97,10 @@ typedef struct host_api_config {
                                         * client is disconnected: 8 MiB */
     unsigned token_recheck_ms;         /* how often open connections' tokens
                                         * are checked for revocation: 1000 */
+    char *tls_cert;                    /* PEM certificate (chain): NULL, plain
+                                        * ws:// and http:// */
+    char *tls_key;                     /* its private key; both or neither */
+    char *static_dir;                  /* files served under /ui/: NULL, none */
 } host_api_config_t;
 
 typedef struct host_config {

@@ -397,6 +397,50 @@ describe('api limits', () => {
   });
 });
 
+describe('api tls and static files', () => {
+  test('wss:// with a configured certificate; /ui/ serves api.static_dir', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const fs = await import('node:fs');
+    const https = await import('node:https');
+    const dir = fs.mkdtempSync('/tmp/aa-tls-');
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', dir + '/key.pem',
+      '-out', dir + '/cert.pem', '-days', '2', '-subj', '/CN=127.0.0.1']);
+    assert.equal(r.status, 0, String(r.stderr));
+    fs.mkdirSync(dir + '/ui');
+    fs.writeFileSync(dir + '/ui/index.html', '<html>agentd dashboard placeholder</html>');
+    const srv = new Server({ api: { tls_cert: dir + '/cert.pem', tls_key: dir + '/key.pem', static_dir: dir + '/ui' } });
+    const get = (path) => new Promise((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port: srv.port, path, rejectUnauthorized: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      }).on('error', reject);
+    });
+    try {
+      await srv.start();
+      assert.equal((await get('/healthz')).status, 200);
+      const ui = await get('/ui/');
+      assert.equal(ui.status, 200);
+      assert.match(ui.body, /dashboard placeholder/);
+      const t = srv.token('viewer');
+      const c = await connect(`wss://127.0.0.1:${srv.port}/`, { token: t.token, wsOptions: { rejectUnauthorized: false } });
+      assert.equal((await c.call('server.info')).result.role, 'viewer');
+      await c.close();
+      // Plain ws:// to a TLS port does not get in.
+      await assert.rejects(new Client(srv.url, { token: t.token }).open());
+      // Only one of the two: a config error.
+      const bad = dir + '/bad.json';
+      fs.writeFileSync(bad, JSON.stringify({ api: { tls_cert: dir + '/cert.pem' } }));
+      const chk = spawnSync(process.env.AGENTD_BIN, ['--config', bad, 'config', 'check'], { encoding: 'utf8' });
+      assert.notEqual(chk.status, 0);
+      assert.match(chk.stdout + chk.stderr, /tls_key/);
+    } finally {
+      await srv.cleanup();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('api restart', () => {
   test('reconnect after the server was killed (-9) and restarted: resume exactly', async () => {
     const srv = new Server();

@@ -63,16 +63,15 @@ export class Server {
     // 1,000 connections need more descriptors than a default 1024.
     this.proc = spawn('/bin/sh', ['-c', 'ulimit -n 8192 2>/dev/null; exec "$0" --config "$1" serve',
       AGENTD, this.config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.logs = '';
     this.proc.stderr.on('data', (d) => { this.logs += d.toString(); });
     this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
     this.url = `ws://127.0.0.1:${this.port}/`;
-    for (let i = 0; i < 200; i++) {
-      try {
-        const r = await fetch(`http://127.0.0.1:${this.port}/healthz`);
-        if (r.ok) return this;
-      } catch { /* not yet */ }
+    // Ready once it says so (it listens before that line); works for TLS too.
+    for (let i = 0; i < 400; i++) {
+      if (/ ready: config /.test(this.logs)) return this;
       if (this.proc.exitCode !== null) break;
-      await sleep(50);
+      await sleep(25);
     }
     throw new Error('agentd serve did not come up:\n' + this.logs);
   }
