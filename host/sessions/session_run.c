@@ -7,7 +7,7 @@
 
 #include "agent/stream_json.h"
 #include "agent/utf8.h"
-#include "permissions/rules.h"
+#include "permissions/engine.h"
 #include "plugins/profiles.h"
 #include "runner/claude_command.h"
 #include "sessions/session_internal.h"
@@ -222,24 +222,44 @@ static void answer_permission(host_session_t *s, json_t *req)
     }
     const char *tool = json_string_value(json_object_get(r, "tool_name"));
     json_t *input = json_object_get(r, "input");
-    const char *def = json_string_value(json_object_get(s->settings, "permission_default"));
-    host_permission_decision_t fallback =
-        def != NULL && strcmp(def, "allow") == 0 ? HOST_PERMISSION_ALLOW : HOST_PERMISSION_DENY;
-    const char *rule = NULL;
-    host_permission_decision_t d = host_permission_decide(
-        json_object_get(s->settings, "allowed_tools"),
-        json_object_get(s->settings, "disallowed_tools"), fallback, tool != NULL ? tool : "",
-        input, &rule);
-    session_emit(s, "permission.requested",
-                 json_pack("{s:s, s:s?, s:O?}", "request_id", request_id, "tool", tool, "input",
-                           input), NULL, 0);
-    char message[256];
-    snprintf(message, sizeof message, "%s by agentd: %s", d ? "allowed" : "denied",
-             rule != NULL ? rule : (d ? "the session allows unlisted tools"
-                                      : "not in the session's allowed tools"));
-    json_t *behaviour = d ? json_pack("{s:s, s:O}", "behavior", "allow", "updatedInput",
-                                      input != NULL ? input : json_object())
-                          : json_pack("{s:s, s:s}", "behavior", "deny", "message", message);
+    /* The engine (host/permissions/engine.h, docs/permissions.md) decides
+     * from the session's rules; the settings were checked at creation, so a
+     * failure here is out of memory, and denies. */
+    host_perm_policy_t pol;
+    host_perm_result_t res;
+    char why[256];
+    int rc = host_perm_policy_from_settings(s->settings, &pol, why, sizeof why);
+    if (rc == 0) {
+        rc = host_perm_evaluate(&pol, tool, input, s->workspace, &res);
+        host_perm_policy_free(&pol);
+    } else {
+        memset(&res, 0, sizeof res);
+        res.decision = HOST_PERM_DENY;
+        res.by = "limit";
+        snprintf(res.reason, sizeof res.reason, "the session's permissions: %.200s", why);
+    }
+    const char *by = res.by;
+    const char *rule = res.rule[0] != '\0' ? res.rule : NULL;
+    char message[512];
+    if (res.decision == HOST_PERM_ASK) {
+        /* Asking a person over the API comes with live approvals; until
+         * then nobody can answer, so an "ask" is a deny that says so. */
+        session_emit(s, "permission.requested",
+                     json_pack("{s:s, s:s?, s:O?, s:s?, s:s}", "request_id", request_id, "tool",
+                               tool, "input", input, "rule", rule, "reason", res.reason),
+                     NULL, 0);
+        snprintf(message, sizeof message,
+                 "denied by agentd: %s needs a person's approval (%s), and approval is not "
+                 "available yet", tool != NULL ? tool : "this tool", res.reason);
+        by = "no-approver";
+    } else {
+        snprintf(message, sizeof message, "%s by agentd: %s",
+                 res.decision == HOST_PERM_ALLOW ? "allowed" : "denied", res.reason);
+    }
+    int allow = res.decision == HOST_PERM_ALLOW;
+    json_t *behaviour = allow ? json_pack("{s:s, s:O}", "behavior", "allow", "updatedInput",
+                                          input != NULL ? input : json_object())
+                              : json_pack("{s:s, s:s}", "behavior", "deny", "message", message);
     json_t *resp = json_pack("{s:s, s:{s:s, s:s, s:o}}", "type", "control_response", "response",
                              "subtype", "success", "request_id", request_id, "response",
                              behaviour);
@@ -249,9 +269,9 @@ static void answer_permission(host_session_t *s, json_t *req)
     free(line);
     json_decref(resp);
     session_emit(s, "permission.decided",
-                 json_pack("{s:s, s:s?, s:s, s:s?, s:s}", "request_id", request_id, "tool", tool,
-                           "decision", d ? "allow" : "deny", "rule", rule, "by",
-                           rule != NULL ? "rule" : "default"),
+                 json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:s}", "request_id", request_id, "tool",
+                           tool, "decision", allow ? "allow" : "deny", "rule", rule, "by", by,
+                           "reason", res.reason),
                  NULL, 0);
 }
 

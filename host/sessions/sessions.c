@@ -11,6 +11,7 @@
 
 #include <openssl/rand.h>
 
+#include "permissions/engine.h"
 #include "plugins/profiles.h"
 #include "sessions/session_internal.h"
 #include "secrets/secrets.h"
@@ -193,7 +194,7 @@ static int check_settings(host_sessions_t *m, json_t *st, agentd_err_t *err)
         size_t i, n = sizeof setting_keys / sizeof setting_keys[0];
         for (i = 0; i < n && strcmp(k, setting_keys[i]) != 0; i++)
             ;
-        if (i == n)
+        if (i == n && strcmp(k, "permissions") != 0)
             return agentd_err_set(err, AGENTD_EINVAL, "%s: not a session setting", k);
     }
     const char *strings[] = {"prompt", "sandbox", "workspace", "model", "persona",
@@ -222,6 +223,14 @@ static int check_settings(host_sessions_t *m, json_t *st, agentd_err_t *err)
     const char *def = json_string_value(json_object_get(st, "permission_default"));
     if (def != NULL && strcmp(def, "allow") != 0 && strcmp(def, "deny") != 0)
         return agentd_err_set(err, AGENTD_EINVAL, "permission_default: \"allow\" or \"deny\"");
+    /* permissions {mode, phase, allow, ask, deny}, allowed_tools and
+     * disallowed_tools: every rule must parse (docs/permissions.md) */
+    host_perm_policy_t pol;
+    char why[256];
+    int prc = host_perm_policy_from_settings(st, &pol, why, sizeof why);
+    if (prc != 0)
+        return agentd_err_set(err, prc, "%s", why);
+    host_perm_policy_free(&pol);
     v = json_object_get(st, "timeout_minutes");
     if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 1 ||
                       json_integer_value(v) > 240))
