@@ -639,6 +639,29 @@ static int read_only(const char *base, const char *const *v, size_t n, int git_r
     return 1;
 }
 
+/* Builtins that run no program and write nothing: allowed unless a rule
+ * says otherwise. cd, pushd and popd only within the workspace (relative
+ * writes after them ask, see eval_bash). */
+static int harmless_builtin(const ev_t *e, const host_sh_word_t *w, size_t n)
+{
+    static const char *const plain[] = {":", "true", "false", "exit", "return", "break",
+                                        "continue", "shift", "wait", NULL};
+    const char *t = w[0].text;
+    if (w[0].flags & HOST_SH_W_QUOTED)
+        return 0;
+    if (in(t, plain))
+        return 1;
+    if (strcmp(t, "cd") != 0 && strcmp(t, "pushd") != 0 && strcmp(t, "popd") != 0)
+        return 0;
+    if (n == 1)
+        return strcmp(t, "popd") == 0;
+    if (n != 2 || (w[1].flags & HOST_SH_W_DYNAMIC) || e->ws == NULL)
+        return 0;
+    char norm[PATH_MAX_LEN];
+    return norm_path(e->ws, w[1].text, norm, sizeof norm) == 0 && rel_in(e->ws, norm) != NULL &&
+           !protected_path(norm);
+}
+
 /* find's -exec, -execdir, -ok and -okdir run a command of their own. */
 static void find_exec(ev_t *e, const part_t *pt)
 {
@@ -674,8 +697,11 @@ static void eval_part(ev_t *e, part_t *pt)
     size_t i = 0;
     const host_sh_word_t *w = pt->w;
     while (i < pt->n && !(w[i].flags & (HOST_SH_W_QUOTED | HOST_SH_W_DYNAMIC)) &&
-           in(w[i].text, keywords))
+           in(w[i].text, keywords)) {
+        if (strcmp(w[i].text, "time") == 0 && i + 1 < pt->n && strcmp(w[i + 1].text, "-p") == 0)
+            i++;
         i++;
+    }
     if (i < pt->n && !(w[i].flags & HOST_SH_W_QUOTED) && strcmp(w[i].text, "for") == 0)
         return; /* a loop's header runs nothing itself; its expansions are parts */
     if (i < pt->n && !(w[i].flags & HOST_SH_W_QUOTED) && in(w[i].text, constructs)) {
@@ -754,7 +780,7 @@ static void eval_part(ev_t *e, part_t *pt)
         }
     }
     int writer = in(base, writers) || (strcmp(base, "find") == 0 && pt->n > 1);
-    int reader = in(base, readers);
+    int reader = in(base, readers) || (strcmp(base, "git") == 0 && git_ro);
     if (strcmp(base, "sed") == 0 || strcmp(base, "perl") == 0) {
         writer = 0;
         for (size_t k = 1; k < pt->n; k++)
@@ -819,6 +845,11 @@ static void eval_part(ev_t *e, part_t *pt)
                  "%s has computed arguments, which no prefix rule approves", base);
         else
             note(e, HOST_PERM_ASK, NULL, "limit", "%s: %s", base, pt->floor_why);
+        free(v);
+        return;
+    }
+    if (harmless_builtin(e, w, pt->n)) {
+        note(e, HOST_PERM_ALLOW, NULL, "default", "a shell builtin that runs nothing (%s)", base);
         free(v);
         return;
     }
