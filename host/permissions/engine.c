@@ -639,6 +639,43 @@ static int read_only(const char *base, const char *const *v, size_t n, int git_r
     return 1;
 }
 
+/* Builtins that change how the shell reads the commands after them (aliases,
+ * options, traps, exported functions) ask; exporting a variable that
+ * changes what programs run makes the part ask. Returns 1 when handled. */
+static int shell_state(ev_t *e, part_t *pt, const char *base)
+{
+    static const char *const changers[] = {"alias", "shopt", "trap", "enable", "hash", NULL};
+    static const char *const declarers[] = {"export", "declare", "typeset", "readonly", "local",
+                                            NULL};
+    if (pt->w[0].flags & HOST_SH_W_QUOTED)
+        return 0;
+    if (in(base, changers)) {
+        note(e, HOST_PERM_ASK, NULL, "limit", "%s changes how the shell reads later commands",
+             base);
+        if (strcmp(base, "trap") == 0 && pt->n > 1 && !(pt->w[1].flags & HOST_SH_W_DYNAMIC))
+            eval_bash(e, pt->w[1].text, strlen(pt->w[1].text), pt->depth + 1, pt);
+        return 1;
+    }
+    if (!in(base, declarers))
+        return 0;
+    char name[128];
+    for (size_t k = 1; k < pt->n; k++) {
+        const host_sh_word_t *a = &pt->w[k];
+        if (!(a->flags & HOST_SH_W_DYNAMIC) && a->text[0] == '-' && strchr(a->text, 'f')) {
+            note(e, HOST_PERM_ASK, NULL, "limit", "%s -f exports or changes shell functions",
+                 base);
+            return 1;
+        }
+        if ((is_assignment(a, name, sizeof name) && dangerous_var(name)) ||
+            (!(a->flags & HOST_SH_W_DYNAMIC) && dangerous_var(a->text))) {
+            note(e, HOST_PERM_ASK, NULL, "limit", "%s sets %s, which changes what programs run",
+                 base, is_assignment(a, name, sizeof name) ? name : a->text);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Builtins that run no program and write nothing: allowed unless a rule
  * says otherwise. cd, pushd and popd only within the workspace (relative
  * writes after them ask, see eval_bash). */
@@ -747,6 +784,10 @@ static void eval_part(ev_t *e, part_t *pt)
     const host_rule_t *r = match_list(&p->deny, v, pt->n, 1);
     if (r != NULL) {
         note(e, HOST_PERM_DENY, r->text, "rule", "denied by the rule %s", r->text);
+        free(v);
+        return;
+    }
+    if (shell_state(e, pt, base)) {
         free(v);
         return;
     }

@@ -290,6 +290,13 @@ static const row_t bash_rows[] = {
     {P_DENYLIST, "echo x > /tmp/y", Q},
     {P_DENYLIST, "rm -rf $DIR", D},
     {P_DENYLIST, "mv $A b", Q},
+    {P_DENYLIST, "shopt -s expand_aliases; alias g=git\ng push", Q},
+    {P_DENYLIST, "export PATH=/tmp/evil:$PATH && ls", Q},
+    {P_DENYLIST, "export -f f", Q},
+    {P_DENYLIST, "trap 'rm x' EXIT", D},
+    {P_DENYLIST, "trap 'echo bye' EXIT", Q},
+    {P_DENYLIST, "export FOO=1 && make", A},
+    {P_DENYLIST, "declare LD_PRELOAD=x.so; ls", Q},
     /* plan phase: read-only commands only */
     {P_PLAN, "ls", A},
     {P_PLAN, "git status", A},
