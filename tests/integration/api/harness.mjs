@@ -45,6 +45,10 @@ export class Server {
     this.extra = extra;
     this.proc = null;
     this.logs = '';
+    // A test run that is cut short must not leave a daemon behind.
+    process.on('exit', () => {
+      if (this.proc && this.proc.exitCode === null) this.proc.kill('SIGKILL');
+    });
   }
 
   async start() {
@@ -67,9 +71,13 @@ export class Server {
     this.proc.stderr.on('data', (d) => { this.logs += d.toString(); });
     this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
     this.url = `ws://127.0.0.1:${this.port}/`;
-    // Ready once it says so (it listens before that line); works for TLS too.
+    // Ready once it says so (it listens before that line; works for TLS),
+    // or once plain /healthz answers (when the log level hides the line).
     for (let i = 0; i < 400; i++) {
       if (/ ready: config /.test(this.logs)) return this;
+      try {
+        if ((await fetch(`http://127.0.0.1:${this.port}/healthz`)).ok) return this;
+      } catch { /* not yet, or TLS */ }
       if (this.proc.exitCode !== null) break;
       await sleep(25);
     }
