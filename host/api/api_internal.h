@@ -110,6 +110,7 @@ typedef struct rpc_err {
     int code;
     char field[64];
     char msg[AGENTD_ERR_MAX];
+    int answered;     /* the method sent its own response already */
 } rpc_err_t;
 
 uint64_t api_now_ms(void);

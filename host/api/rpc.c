@@ -14,10 +14,6 @@ typedef struct method {
     method_fn fn;
 } method_t;
 
-/* A result meaning "answered already" (events.subscribe sends its own
- * response ahead of the replayed events). */
-static json_t answered;
-
 static json_t *fail(rpc_err_t *e, int code, const char *field, const char *fmt, ...)
     AGENTD_PRINTF(4, 5);
 static json_t *fail(rpc_err_t *e, int code, const char *field, const char *fmt, ...)
@@ -309,7 +305,8 @@ static json_t *m_subscribe(api_conn_t *c, json_t *params, json_t *id, rpc_err_t 
     }
     if (api_subscribe(c, sid, since, id != NULL ? id : json_null(), e) != 0)
         return NULL;
-    return &answered;
+    e->answered = 1; /* the response went out ahead of the replayed events */
+    return NULL;
 }
 
 static json_t *m_unsubscribe(api_conn_t *c, json_t *params, json_t *id, rpc_err_t *e)
@@ -397,7 +394,8 @@ static json_t *m_token_revoke(api_conn_t *c, json_t *params, json_t *id, rpc_err
         out_msg_t *last = c->q.tail;
         if (last != NULL)
             last->close_after = 1;
-        return &answered;
+        e->answered = 1;
+        return NULL;
     }
     return r;
 }
@@ -504,7 +502,7 @@ void api_rpc_message(api_conn_t *c, const char *text, size_t len)
         else
             result = m->fn(c, params, id, &e);
     }
-    if (result == &answered) {
+    if (result == NULL && e.answered) {
         json_decref(req);
         return;
     }
