@@ -5,6 +5,7 @@
 
 #include "api/api_internal.h"
 #include "core/log.h"
+#include "secrets/secrets.h"
 
 typedef json_t *(*method_fn)(api_conn_t *c, json_t *params, json_t *id, rpc_err_t *e);
 
@@ -400,6 +401,76 @@ static json_t *m_token_revoke(api_conn_t *c, json_t *params, json_t *id, rpc_err
     return r;
 }
 
+/* ---- secrets (admin, write-only: no method ever returns a value) ---- */
+
+static json_t *m_secret_set(api_conn_t *c, json_t *params, json_t *id, rpc_err_t *e)
+{
+    (void)id;
+    if (check_keys(params, KEYS("name", "value"), e) != 0)
+        return NULL;
+    const char *name = want_string(params, "name", 1, e);
+    json_t *v = json_object_get(params, "value");
+    if (name == NULL)
+        return NULL;
+    if (!json_is_string(v))
+        return fail(e, RPC_INVALID_PARAMS, "value", "value: missing (a string)");
+    if (c->srv->rt->secrets == NULL)
+        return fail(e, RPC_FAILED, NULL, "the secret store is not open");
+    int created = 0;
+    agentd_err_t err = {{0}};
+    size_t len = json_string_length(v);
+    int rc = host_secrets_set(c->srv->rt->secrets, name, json_string_value(v), len, &created,
+                              &err);
+    /* Our parsed copy of the value goes now, not when the request is freed. */
+    memset((char *)json_string_value(v), 0, len);
+    if (rc == AGENTD_EINVAL)
+        return fail(e, RPC_INVALID_PARAMS, strstr(err.msg, "name") ? "name" : "value", "%s",
+                    err.msg);
+    if (rc != 0)
+        return fail(e, RPC_FAILED, NULL, "%s", err.msg);
+    return json_pack("{s:s, s:b}", "name", name, "created", created);
+}
+
+static json_t *m_secret_list(api_conn_t *c, json_t *params, json_t *id, rpc_err_t *e)
+{
+    (void)id;
+    if (check_keys(params, KEYS("x"), e) != 0)
+        return NULL;
+    if (c->srv->rt->secrets == NULL)
+        return fail(e, RPC_FAILED, NULL, "the secret store is not open");
+    host_secret_info_t *items = NULL;
+    size_t n = 0;
+    agentd_err_t err = {{0}};
+    if (host_secrets_list(c->srv->rt->secrets, &items, &n, &err) != 0)
+        return fail(e, RPC_FAILED, NULL, "%s", err.msg);
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "name", items[i].name,
+                                             "scope", items[i].scope, "created",
+                                             items[i].created, "updated", items[i].updated));
+    host_secrets_list_free(items, n);
+    return arr != NULL ? json_pack("{s:o}", "secrets", arr) : NULL;
+}
+
+static json_t *m_secret_remove(api_conn_t *c, json_t *params, json_t *id, rpc_err_t *e)
+{
+    (void)id;
+    if (check_keys(params, KEYS("name"), e) != 0)
+        return NULL;
+    const char *name = want_string(params, "name", 1, e);
+    if (name == NULL)
+        return NULL;
+    if (c->srv->rt->secrets == NULL)
+        return fail(e, RPC_FAILED, NULL, "the secret store is not open");
+    agentd_err_t err = {{0}};
+    int rc = host_secrets_remove(c->srv->rt->secrets, name, &err);
+    if (rc == AGENTD_ENOENT || rc == AGENTD_EINVAL)
+        return fail(e, RPC_INVALID_PARAMS, "name", "%s", err.msg);
+    if (rc != 0)
+        return fail(e, RPC_FAILED, NULL, "%s", err.msg);
+    return json_pack("{s:s, s:b}", "name", name, "removed", 1);
+}
+
 static const method_t methods[] = {
     {"auth", HOST_API_ROLE_NONE, m_auth},
     {"server.info", HOST_API_ROLE_VIEWER, m_server_info},
@@ -417,6 +488,9 @@ static const method_t methods[] = {
     {"token.create", HOST_API_ROLE_ADMIN, m_token_create},
     {"token.list", HOST_API_ROLE_ADMIN, m_token_list},
     {"token.revoke", HOST_API_ROLE_ADMIN, m_token_revoke},
+    {"secret.set", HOST_API_ROLE_ADMIN, m_secret_set},
+    {"secret.list", HOST_API_ROLE_ADMIN, m_secret_list},
+    {"secret.remove", HOST_API_ROLE_ADMIN, m_secret_remove},
     {NULL, HOST_API_ROLE_NONE, NULL},
 };
 

@@ -160,6 +160,36 @@ describe('api', () => {
     await Promise.all([v.close(), e.close(), a.close()]);
   });
 
+  test('secrets over the API: admin only, write-only, never echoed', async () => {
+    const value = 'canary-api-secret-' + Date.now().toString(36) + '-f00dfeed';
+    const v = await connect(srv.url, { token: viewer.token });
+    const e = await connect(srv.url, { token: editor.token });
+    const a = await connect(srv.url, { token: admin.token });
+    for (const c of [v, e]) {
+      for (const [m, p] of [['secret.set', { name: 'API_CANARY', value }], ['secret.list', {}],
+        ['secret.remove', { name: 'API_CANARY' }]]) {
+        assert.equal((await c.call(m, p)).error?.code, ERR.forbidden, m);
+      }
+    }
+    const set = await a.call('secret.set', { name: 'API_CANARY', value });
+    assert.deepEqual(set.result, { name: 'API_CANARY', created: true });
+    const again = await a.call('secret.set', { name: 'API_CANARY', value: value + '-2' });
+    assert.equal(again.result.created, false);
+    const list = await a.call('secret.list');
+    const entry = list.result.secrets.find((x) => x.name === 'API_CANARY');
+    assert.ok(entry && entry.scope === 'global' && entry.created && entry.updated, JSON.stringify(list));
+    assert.ok(!JSON.stringify(list).includes(value), 'no method returns a value');
+    const short = await a.call('secret.set', { name: 'API_SHORT', value: 'abc' });
+    assert.equal(short.error?.code, ERR.invalidParams);
+    assert.equal(short.error.data.field, 'value');
+    const badName = await a.call('secret.set', { name: '1-bad name', value });
+    assert.equal(badName.error?.code, ERR.invalidParams);
+    assert.equal((await a.call('secret.remove', { name: 'API_CANARY' })).result?.removed, true);
+    assert.equal((await a.call('secret.remove', { name: 'API_CANARY' })).error?.code, ERR.invalidParams);
+    assert.ok(!srv.logs.includes(value), 'the value never reaches the log');
+    await Promise.all([v.close(), e.close(), a.close()]);
+  });
+
   test('bad requests get errors naming the field, and the connection stays usable', async () => {
     const c = await connect(srv.url, { token: editor.token });
     const cases = [
