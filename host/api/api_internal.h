@@ -10,6 +10,7 @@
 #include <libwebsockets.h>
 
 #include "api/api.h"
+#include "core/buf.h"
 #include "api/tokens.h"
 
 /* JSON-RPC error codes (docs/protocol.md). */
@@ -72,8 +73,7 @@ struct api_conn {
     uint64_t opened_ms;
     out_queue_t q;
     api_sub_t *subs;
-    char *rx;
-    size_t rx_len, rx_cap;
+    host_buf_t rx;            /* the message being assembled */
     size_t rx_dropped;          /* bytes of an oversized message dropped */
     int kill;                   /* close as soon as writable */
     int kill_status;

@@ -542,7 +542,7 @@ static void conn_free(api_conn_t *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     srv->nconns--;
-    free(c->rx);
+    free(c->rx.data);
     free(c);
 }
 
@@ -553,9 +553,9 @@ static int receive(api_conn_t *c, struct lws *wsi, const char *in, size_t len)
     int done = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
     if (c->kill || c->overflowed)
         return 0;
-    if (c->rx_dropped > 0 || c->rx_len + len > max) {
-        c->rx_dropped += c->rx_len + len;
-        c->rx_len = 0;
+    if (c->rx_dropped > 0 || c->rx.len + len > max) {
+        c->rx_dropped += c->rx.len + len;
+        c->rx.len = 0;
         if (!done)
             return 0;
         srv->m.oversized_total++;
@@ -568,35 +568,25 @@ static int receive(api_conn_t *c, struct lws *wsi, const char *in, size_t len)
         api_send_json(c, r);
         return 0;
     }
-    if (c->rx_len + len + 1 > c->rx_cap) {
-        size_t cap = c->rx_cap ? c->rx_cap : 4096;
-        while (cap < c->rx_len + len + 1)
-            cap *= 2;
-        char *p = realloc(c->rx, cap);
-        if (p == NULL)
-            return -1;
-        c->rx = p;
-        c->rx_cap = cap;
-    }
-    memcpy(c->rx + c->rx_len, in, len);
-    c->rx_len += len;
+    if (host_buf_append(&c->rx, in, len, 4096) != 0)
+        return -1;
     if (!done)
         return 0;
-    c->rx[c->rx_len] = '\0';
-    size_t n = c->rx_len;
-    c->rx_len = 0;
+    c->rx.data[c->rx.len] = '\0';
+    size_t n = c->rx.len;
+    c->rx.len = 0;
     if (lws_frame_is_binary(wsi)) {
         api_send_json(c, json_pack("{s:s, s:n, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", "error",
                                    "code", RPC_PARSE_ERROR, "message",
                                    "binary frames are not accepted: send JSON-RPC as text"));
         return 0;
     }
-    api_rpc_message(c, c->rx, n);
+    api_rpc_message(c, c->rx.data, n);
     /* Keep big buffers from lingering after one large message. */
-    if (c->rx_cap > 65536) {
-        free(c->rx);
-        c->rx = NULL;
-        c->rx_cap = 0;
+    if (c->rx.cap > 65536) {
+        free(c->rx.data);
+        c->rx.data = NULL;
+        c->rx.cap = 0;
     }
     return 0;
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/buf.h"
 #include <time.h>
 
 #include <libwebsockets.h>
@@ -36,8 +38,7 @@ struct host_client {
     char why[256];
     cout_msg_t *out_head, *out_tail;
     in_msg_t *in_head, *in_tail;
-    char *rx;
-    size_t rx_len, rx_cap;
+    host_buf_t rx;
     json_int_t next_id;
 };
 
@@ -66,24 +67,14 @@ static void inbox_push(host_client_t *c, json_t *v)
 
 static int on_rx(host_client_t *c, struct lws *wsi, const char *in, size_t len)
 {
-    if (c->rx_len + len + 1 > RX_MAX)
+    if (c->rx.len + len + 1 > RX_MAX)
         return -1;
-    if (c->rx_len + len + 1 > c->rx_cap) {
-        size_t cap = c->rx_cap ? c->rx_cap : 8192;
-        while (cap < c->rx_len + len + 1)
-            cap *= 2;
-        char *p = realloc(c->rx, cap);
-        if (p == NULL)
-            return -1;
-        c->rx = p;
-        c->rx_cap = cap;
-    }
-    memcpy(c->rx + c->rx_len, in, len);
-    c->rx_len += len;
+    if (host_buf_append(&c->rx, in, len, 8192) != 0)
+        return -1;
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) != 0)
         return 0;
-    json_t *v = json_loadb(c->rx, c->rx_len, 0, NULL);
-    c->rx_len = 0;
+    json_t *v = json_loadb(c->rx.data, c->rx.len, 0, NULL);
+    c->rx.len = 0;
     if (v != NULL)
         inbox_push(c, v);
     return 0;
@@ -382,6 +373,6 @@ void host_client_close(host_client_t *c)
         c->out_head = m->next;
         free(m);
     }
-    free(c->rx);
+    free(c->rx.data);
     free(c);
 }
