@@ -10,6 +10,7 @@
  * nesting depth bounded by CFG_MAX_DEPTH.
  */
 #include "config/config_internal.h"
+#include "core/hex.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,24 +72,13 @@ static void skip_ws(scanner_t *sc)
     }
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 static int read_hex4(scanner_t *sc, uint32_t *out)
 {
     if (sc->len - sc->i < 4)
         return -1;
     uint32_t v = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(sc->s[sc->i]);
+        int h = host_hex_digit(sc->s[sc->i]);
         if (h < 0)
             return -1;
         v = v * 16 + (uint32_t)h;

@@ -1,4 +1,5 @@
 #include "permissions/shell_words.h"
+#include "core/hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,17 +248,6 @@ static int expand(parser_t *p, int depth, sbuf_t *b, unsigned *flags)
     return sb_put(p, b, '$');
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* At $' : Bash's ANSI-C quoting, decoded so $'\x72m' is seen as rm. */
 static int ansi_c(parser_t *p, sbuf_t *b, unsigned *flags)
 {
@@ -285,7 +275,7 @@ static int ansi_c(parser_t *p, sbuf_t *b, unsigned *flags)
         case 'v': v = 11; break;
         case '\\': case '\'': case '"': case '?': v = (unsigned char)e; break;
         case 'x': {
-            int h1 = peek(p, 0) >= 0 ? hexval(peek(p, 0)) : -1;
+            int h1 = peek(p, 0) >= 0 ? host_hex_digit(peek(p, 0)) : -1;
             if (h1 < 0) {
                 *flags |= HOST_SH_W_DYNAMIC;
                 v = -2;
@@ -293,7 +283,7 @@ static int ansi_c(parser_t *p, sbuf_t *b, unsigned *flags)
             }
             p->pos++;
             v = h1;
-            int h2 = peek(p, 0) >= 0 ? hexval(peek(p, 0)) : -1;
+            int h2 = peek(p, 0) >= 0 ? host_hex_digit(peek(p, 0)) : -1;
             if (h2 >= 0) {
                 p->pos++;
                 v = v * 16 + h2;

@@ -1,4 +1,5 @@
 #include "secrets/crypto.h"
+#include "core/hex.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -102,17 +103,6 @@ int sec_key_id(const uint8_t key[SEC_KEY_LEN], char out[SEC_KEY_ID_LEN + 1])
     return 0;
 }
 
-static int hex_val(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int b64_val(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -144,7 +134,7 @@ int sec_key_decode(const char *text, size_t len, uint8_t key[SEC_KEY_LEN])
         len--;
     if (len == 2 * SEC_KEY_LEN) {
         for (size_t i = 0; i < SEC_KEY_LEN; i++) {
-            int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+            int hi = host_hex_digit(s[2 * i]), lo = host_hex_digit(s[2 * i + 1]);
             if (hi < 0 || lo < 0) {
                 sec_wipe(key, SEC_KEY_LEN);
                 return AGENTD_EINVAL;

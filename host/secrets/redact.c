@@ -23,6 +23,7 @@
  * view runs.
  */
 #include "secrets/redact.h"
+#include "core/hex.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -603,17 +604,6 @@ static void emit_decoded(engine_t *e, int k, const uint8_t *bytes, int nbytes, u
     }
 }
 
-static int hexv(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int utf8_put(uint32_t cp, uint8_t *o)
 {
     if (cp < 0x80) {
@@ -640,7 +630,7 @@ static int utf8_put(uint32_t cp, uint8_t *o)
 
 static uint32_t hex4(const unit_t *p)
 {
-    return (uint32_t)(hexv(p[0].c) << 12 | hexv(p[1].c) << 8 | hexv(p[2].c) << 4 | hexv(p[3].c));
+    return (uint32_t)(host_hex_digit(p[0].c) << 12 | host_hex_digit(p[1].c) << 8 | host_hex_digit(p[2].c) << 4 | host_hex_digit(p[3].c));
 }
 
 /* Looks at the pending escape. Returns 0 when it needs more units, else the
@@ -663,7 +653,7 @@ static int json_settle(const node_t *n, int at_end, uint8_t *out, int *nout)
     if (p[1].c != 'u')
         goto literal;
     for (int i = 2; i < np && i < 6; i++)
-        if (hexv(p[i].c) < 0)
+        if (host_hex_digit(p[i].c) < 0)
             goto literal;
     if (np < 6)
         goto more;
@@ -676,7 +666,7 @@ static int json_settle(const node_t *n, int at_end, uint8_t *out, int *nout)
     if (np > 7 && p[7].c != 'u')
         goto one;
     for (int i = 8; i < np && i < 12; i++)
-        if (hexv(p[i].c) < 0)
+        if (host_hex_digit(p[i].c) < 0)
             goto one;
     if (np < 12)
         goto more;
@@ -708,14 +698,14 @@ static int url_settle(const node_t *n, int at_end, uint8_t *out, int *nout)
     const unit_t *p = n->pend;
     int np = n->npend;
     for (int i = 1; i < np; i++)
-        if (hexv(p[i].c) < 0)
+        if (host_hex_digit(p[i].c) < 0)
             goto literal;
     if (np < 3) {
         if (!at_end)
             return 0;
         goto literal;
     }
-    out[0] = (uint8_t)(hexv(p[1].c) << 4 | hexv(p[2].c));
+    out[0] = (uint8_t)(host_hex_digit(p[1].c) << 4 | host_hex_digit(p[2].c));
     *nout = 1;
     return 3;
 literal:
