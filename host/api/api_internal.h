@@ -26,6 +26,7 @@
 #define RPC_LIMIT -32005
 #define RPC_STATE -32006
 #define RPC_FAILED -32007
+#define RPC_NOT_PENDING -32008 /* an answer to a request that is not pending */
 #define RPC_AUTH_FAILED -32010
 #define RPC_TOO_LARGE -32011
 

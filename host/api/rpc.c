@@ -286,6 +286,104 @@ static json_t *m_session_delete(api_conn_t *c, json_t *params, json_t *id, rpc_e
     return json_pack("{s:s, s:b, s:b}", "session", keep, "deleted", 1, "purged_events", purge);
 }
 
+/* ---- people answering the agent (docs/permissions.md) ---- */
+
+/* Who answered, for the record: the token (never its secret) and role. */
+static void who_of(api_conn_t *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "token:%s (%s)", c->token_id, host_api_role_name(c->role));
+}
+
+static json_t *fail_answer(rpc_err_t *e, int rc, const char *msg, const char *sid)
+{
+    if (rc == HOST_SESSIONS_ENOTPENDING)
+        return fail(e, RPC_NOT_PENDING, "request_id", "%s", msg);
+    if (rc == AGENTD_EINVAL) {
+        /* the session layer's messages start with the field they name */
+        char field[64] = "";
+        size_t n = strcspn(msg, ":.[ ");
+        if (n > 0 && n < sizeof field)
+            memcpy(field, msg, n);
+        return fail(e, RPC_INVALID_PARAMS, field, "%s", msg);
+    }
+    return fail_host(e, rc, msg, sid);
+}
+
+static json_t *m_permission_respond(api_conn_t *c, json_t *params, json_t *id, rpc_err_t *e)
+{
+    (void)id;
+    if (check_keys(params, KEYS("session", "request_id", "decision", "message", "rule"), e) != 0)
+        return NULL;
+    const char *sid = want_session(c, params, e);
+    const char *rid = sid != NULL ? want_string(params, "request_id", 1, e) : NULL;
+    const char *decision = rid != NULL ? want_string(params, "decision", 1, e) : NULL;
+    if (decision == NULL)
+        return NULL;
+    const char *message = want_string(params, "message", 0, e);
+    if (message == NULL && e->code != 0)
+        return NULL;
+    const char *rule = want_string(params, "rule", 0, e);
+    if (rule == NULL && e->code != 0)
+        return NULL;
+    char who[96];
+    who_of(c, who, sizeof who);
+    agentd_err_t err = {{0}};
+    int rc = host_sessions_permission_respond(c->srv->rt->sessions, sid, rid, decision, message,
+                                              rule, who, &err);
+    if (rc != 0)
+        return fail_answer(e, rc, err.msg, sid);
+    return json_pack("{s:s, s:s, s:s}", "session", sid, "request_id", rid, "decision", decision);
+}
+
+static json_t *m_question_answer(api_conn_t *c, json_t *params, json_t *id, rpc_err_t *e)
+{
+    (void)id;
+    if (check_keys(params, KEYS("session", "request_id", "answers", "decline", "message"), e) !=
+        0)
+        return NULL;
+    const char *sid = want_session(c, params, e);
+    const char *rid = sid != NULL ? want_string(params, "request_id", 1, e) : NULL;
+    if (rid == NULL)
+        return NULL;
+    int decline = 0;
+    if (want_bool(params, "decline", 0, &decline, e) != 0)
+        return NULL;
+    const char *message = want_string(params, "message", 0, e);
+    if (message == NULL && e->code != 0)
+        return NULL;
+    json_t *answers = json_object_get(params, "answers");
+    if (answers != NULL && json_is_null(answers))
+        answers = NULL;
+    char who[96];
+    who_of(c, who, sizeof who);
+    agentd_err_t err = {{0}};
+    int rc = host_sessions_question_answer(c->srv->rt->sessions, sid, rid, answers, decline,
+                                           message, who, &err);
+    if (rc != 0)
+        return fail_answer(e, rc, err.msg, sid);
+    return json_pack("{s:s, s:s, s:s}", "session", sid, "request_id", rid, "outcome",
+                     decline ? "declined" : "answered");
+}
+
+static json_t *m_set_permission_mode(api_conn_t *c, json_t *params, json_t *id, rpc_err_t *e)
+{
+    (void)id;
+    if (check_keys(params, KEYS("session", "mode"), e) != 0)
+        return NULL;
+    const char *sid = want_session(c, params, e);
+    const char *mode = sid != NULL ? want_string(params, "mode", 1, e) : NULL;
+    if (mode == NULL)
+        return NULL;
+    char who[96];
+    who_of(c, who, sizeof who);
+    agentd_err_t err = {{0}};
+    int rc = host_sessions_set_permission_mode(c->srv->rt->sessions, sid, mode, who, &err);
+    if (rc != 0)
+        return fail_answer(e, rc, err.msg, sid);
+    json_t *s = host_sessions_get(c->srv->rt->sessions, sid);
+    return s != NULL ? s : json_pack("{s:s}", "id", sid);
+}
+
 static json_t *m_subscribe(api_conn_t *c, json_t *params, json_t *id, rpc_err_t *e)
 {
     if (check_keys(params, KEYS("session", "since"), e) != 0)
@@ -485,6 +583,9 @@ static const method_t methods[] = {
     {"session.resume", HOST_API_ROLE_EDITOR, m_session_resume},
     {"session.clone", HOST_API_ROLE_EDITOR, m_session_clone},
     {"session.delete", HOST_API_ROLE_EDITOR, m_session_delete},
+    {"session.set_permission_mode", HOST_API_ROLE_EDITOR, m_set_permission_mode},
+    {"permission.respond", HOST_API_ROLE_EDITOR, m_permission_respond},
+    {"question.answer", HOST_API_ROLE_EDITOR, m_question_answer},
     {"token.create", HOST_API_ROLE_ADMIN, m_token_create},
     {"token.list", HOST_API_ROLE_ADMIN, m_token_list},
     {"token.revoke", HOST_API_ROLE_ADMIN, m_token_revoke},

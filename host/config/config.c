@@ -9,6 +9,7 @@
  * keys, their bounds and the error format.
  */
 #include "config/config_internal.h"
+#include "permissions/engine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +37,7 @@ typedef struct loader {
 
 static const char *const root_keys[] = {"data_dir",  "listen",          "log",    "plugins",
                                         "sandboxes", "default_sandbox", "limits", "agent",
-                                        "events",    "api"};
+                                        "events",    "api",             "permissions"};
 static const char *const agent_keys[] = {"command",        "model",          "api_key",
                                          "base_url",       "idle_timeout_s", "exit_deadline_s",
                                          "stop_grace_s",   "idle_pause_s",   "max_line_bytes"};
@@ -836,6 +837,37 @@ static void load_api(loader_t *L, const cfg_path_t *rp)
                    "give both \"tls_cert\" and \"tls_key\" (PEM files) for TLS, or neither");
 }
 
+/* "permissions": the rules every session starts from. The permission
+ * engine is the one reader of rules, so it checks them here too. */
+static void load_permissions(loader_t *L, const cfg_path_t *rp)
+{
+    cfg_node_t *kn = NULL;
+    json_t *obj = get_object(L, L->root, L->pos, rp, "permissions", &kn);
+    cfg_path_t p = {rp, "permissions", 11, 0};
+    host_perm_policy_t pol;
+    char why[256];
+    json_t *none = json_object();
+    int rc = none != NULL ? host_perm_policy_build(obj, none, &pol, why, sizeof why)
+                          : AGENTD_ENOMEM;
+    json_decref(none);
+    if (rc == 0)
+        host_perm_policy_free(&pol);
+    else if (rc == AGENTD_ENOMEM)
+        L->c.oom = 1;
+    else /* why starts "config permissions.<key>": keep the key path */
+        cfg_report(&L->c, kn, 0, &p, "%s",
+                   strncmp(why, "config permissions", 18) == 0 ? why + 7 : why);
+    L->cfg->permissions = obj != NULL ? json_deep_copy(obj)
+                                      : json_pack("{s:s, s:s, s:[], s:[], s:[], s:i}", "mode",
+                                                  "allowlist", "phase", "execute", "allow",
+                                                  "ask", "deny", "approval_timeout_s",
+                                                  (int)HOST_PERM_DEFAULT_APPROVAL_S);
+    if (L->cfg->permissions == NULL)
+        L->c.oom = 1;
+    L->cfg->approval_timeout_s =
+        host_perm_approval_timeout_s(obj, NULL, HOST_PERM_DEFAULT_APPROVAL_S);
+}
+
 /* A profile's plugin that plugins.load leaves out, when the profile is the
  * built-in one (nothing in the file to point at but "load"). */
 static void check_default_profile_plugin(loader_t *L, const cfg_path_t *rp)
@@ -895,6 +927,7 @@ void host_config_free(host_config_t *cfg)
     free(cfg->api.tls_cert);
     free(cfg->api.tls_key);
     free(cfg->api.static_dir);
+    json_decref(cfg->permissions);
     doc_free(cfg->doc);
     free(cfg);
 }
@@ -997,6 +1030,7 @@ static void fill_host_keys(loader_t *L)
     load_agent(L, rp);
     load_events(L, rp);
     load_api(L, rp);
+    load_permissions(L, rp);
     check_default_profile_plugin(L, rp);
 
     /* The file must fit in its own limit, or the next load would refuse it. */

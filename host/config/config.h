@@ -19,6 +19,8 @@
 #define AGENTD_HOST_CONFIG_H
 
 #include <stddef.h>
+
+#include <jansson.h>
 #include <stdio.h>
 
 #include <agentd/plugin.h>
@@ -127,6 +129,10 @@ typedef struct host_config {
     host_agent_config_t agent;
     host_events_config_t events;
     host_api_config_t api;
+    json_t *permissions;       /* "permissions": the default rules of every
+                                * session (docs/permissions.md), checked
+                                * by the permission engine; never NULL */
+    unsigned approval_timeout_s; /* permissions.approval_timeout_s: 600 */
 
     struct host_config_doc *doc; /* the parsed document with positions */
 } host_config_t;

@@ -57,6 +57,14 @@ const char cfg_default_text[] =
     "    \"ping_interval_s\": 30,\n"
     "    \"client_queue_bytes\": 8388608,\n"
     "    \"token_recheck_ms\": 1000\n"
+    "  },\n"
+    "  \"permissions\": {\n"
+    "    \"mode\": \"allowlist\",\n"
+    "    \"phase\": \"execute\",\n"
+    "    \"allow\": [],\n"
+    "    \"ask\": [],\n"
+    "    \"deny\": [],\n"
+    "    \"approval_timeout_s\": 600\n"
     "  }\n"
     "}\n";
 

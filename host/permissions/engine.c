@@ -76,57 +76,148 @@ static int add_rules(host_perm_list_t *l, json_t *arr, const char *field, char *
     return 0;
 }
 
-int host_perm_policy_from_settings(json_t *st, host_perm_policy_t *out, char *why, size_t whylen)
+static int check_list_keys(json_t *obj, const char *where, const char *const *keys,
+                           const char *names, char *why, size_t whylen)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        int known = 0;
+        for (size_t i = 0; keys[i] != NULL; i++)
+            known |= strcmp(keys[i], k) == 0;
+        if (!known) {
+            snprintf(why, whylen, "%s.%s: not a permissions setting (%s)", where, k, names);
+            return AGENTD_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int enum_value(json_t *v, const char *field, const char *a, const char *b, int *out,
+                      char *why, size_t whylen)
+{
+    const char *s = json_string_value(v);
+    if (s != NULL && strcmp(s, a) == 0)
+        *out = 0;
+    else if (s != NULL && strcmp(s, b) == 0)
+        *out = 1;
+    else {
+        snprintf(why, whylen, "%s: \"%s\" or \"%s\"", field, a, b);
+        return AGENTD_EINVAL;
+    }
+    return 0;
+}
+
+/* One layer's "permissions" object: mode and phase (when set), then its
+ * allow/ask/deny lists, then those of the phase in force (plan or execute). */
+static int layer_scalars(host_perm_policy_t *out, json_t *perm, const char *where, char *why,
+                         size_t whylen)
+{
+    static const char *const keys[] = {"mode", "phase", "allow", "ask", "deny", "plan",
+                                       "execute", "approval_timeout_s", NULL};
+    if (perm == NULL || json_is_null(perm))
+        return 0;
+    if (!json_is_object(perm)) {
+        snprintf(why, whylen, "%s: expected an object", where);
+        return AGENTD_EINVAL;
+    }
+    int rc = check_list_keys(perm, where, keys,
+                             "mode, phase, allow, ask, deny, plan, execute, approval_timeout_s",
+                             why, whylen);
+    char field[64];
+    json_t *v = json_object_get(perm, "mode");
+    int x;
+    if (rc == 0 && v != NULL) {
+        snprintf(field, sizeof field, "%s.mode", where);
+        if ((rc = enum_value(v, field, "allowlist", "denylist", &x, why, whylen)) == 0)
+            out->mode = x ? HOST_PERM_DENYLIST : HOST_PERM_ALLOWLIST;
+    }
+    v = json_object_get(perm, "phase");
+    if (rc == 0 && v != NULL) {
+        snprintf(field, sizeof field, "%s.phase", where);
+        if ((rc = enum_value(v, field, "execute", "plan", &x, why, whylen)) == 0)
+            out->phase = x ? HOST_PERM_PLAN : HOST_PERM_EXECUTE;
+    }
+    v = json_object_get(perm, "approval_timeout_s");
+    if (rc == 0 && v != NULL &&
+        (!json_is_integer(v) || json_integer_value(v) < 1 ||
+         json_integer_value(v) > HOST_PERM_MAX_APPROVAL_S)) {
+        snprintf(why, whylen, "%s.approval_timeout_s: an integer from 1 to %u", where,
+                 HOST_PERM_MAX_APPROVAL_S);
+        rc = AGENTD_EINVAL;
+    }
+    return rc;
+}
+
+static int add_three(host_perm_policy_t *out, json_t *obj, const char *base, char *why,
+                     size_t whylen)
+{
+    char f[64];
+    snprintf(f, sizeof f, "%s.allow", base);
+    int rc = add_rules(&out->allow, json_object_get(obj, "allow"), f, why, whylen);
+    snprintf(f, sizeof f, "%s.ask", base);
+    if (rc == 0)
+        rc = add_rules(&out->ask, json_object_get(obj, "ask"), f, why, whylen);
+    snprintf(f, sizeof f, "%s.deny", base);
+    if (rc == 0)
+        rc = add_rules(&out->deny, json_object_get(obj, "deny"), f, why, whylen);
+    return rc;
+}
+
+static int layer_lists(host_perm_policy_t *out, json_t *perm, const char *where, char *why,
+                       size_t whylen)
+{
+    static const char *const list_keys[] = {"allow", "ask", "deny", NULL};
+    static const char *const phases[] = {"execute", "plan"};
+    if (perm == NULL || !json_is_object(perm))
+        return 0;
+    int rc = add_three(out, perm, where, why, whylen);
+    for (int ph = 0; rc == 0 && ph < 2; ph++) {
+        json_t *o = json_object_get(perm, phases[ph]);
+        char f[48];
+        snprintf(f, sizeof f, "%s.%s", where, phases[ph]);
+        if (o == NULL || json_is_null(o))
+            continue;
+        if (!json_is_object(o)) {
+            snprintf(why, whylen, "%s: expected an object {allow, ask, deny}", f);
+            return AGENTD_EINVAL;
+        }
+        rc = check_list_keys(o, f, list_keys, "allow, ask, deny", why, whylen);
+        if (rc != 0)
+            break;
+        if ((ph == 1) == (out->phase == HOST_PERM_PLAN)) {
+            rc = add_three(out, o, f, why, whylen);
+        } else {
+            /* The other phase's rules only checked, so a bad one is found
+             * when the session is created, not when its phase changes. */
+            host_perm_policy_t scratch = {0};
+            rc = add_three(&scratch, o, f, why, whylen);
+            host_perm_policy_free(&scratch);
+        }
+    }
+    return rc;
+}
+
+int host_perm_policy_build(json_t *defaults, json_t *st, host_perm_policy_t *out, char *why,
+                           size_t whylen)
 {
     memset(out, 0, sizeof *out);
     json_t *perm = json_object_get(st, "permissions");
-    if (perm != NULL && !json_is_object(perm)) {
-        snprintf(why, whylen, "permissions: expected an object");
-        return AGENTD_EINVAL;
-    }
-    const char *k;
-    json_t *v;
-    json_object_foreach(perm, k, v) {
-        if (strcmp(k, "mode") != 0 && strcmp(k, "phase") != 0 && strcmp(k, "allow") != 0 &&
-            strcmp(k, "ask") != 0 && strcmp(k, "deny") != 0) {
-            snprintf(why, whylen, "permissions.%s: not a permissions setting "
-                     "(mode, phase, allow, ask, deny)", k);
-            return AGENTD_EINVAL;
-        }
-    }
     const char *def = json_string_value(json_object_get(st, "permission_default"));
-    out->mode = def != NULL && strcmp(def, "allow") == 0 ? HOST_PERM_DENYLIST : HOST_PERM_ALLOWLIST;
-    v = json_object_get(perm, "mode");
-    if (v != NULL) {
-        const char *m = json_string_value(v);
-        if (m != NULL && strcmp(m, "allowlist") == 0)
-            out->mode = HOST_PERM_ALLOWLIST;
-        else if (m != NULL && strcmp(m, "denylist") == 0)
-            out->mode = HOST_PERM_DENYLIST;
-        else {
-            snprintf(why, whylen, "permissions.mode: \"allowlist\" or \"denylist\"");
-            return AGENTD_EINVAL;
-        }
-    }
-    v = json_object_get(perm, "phase");
-    if (v != NULL) {
-        const char *ph = json_string_value(v);
-        if (ph != NULL && strcmp(ph, "plan") == 0)
-            out->phase = HOST_PERM_PLAN;
-        else if (ph != NULL && strcmp(ph, "execute") == 0)
-            out->phase = HOST_PERM_EXECUTE;
-        else {
-            snprintf(why, whylen, "permissions.phase: \"plan\" or \"execute\"");
-            return AGENTD_EINVAL;
-        }
-    }
-    int rc = add_rules(&out->allow, json_object_get(perm, "allow"), "permissions.allow", why,
-                       whylen);
+    int rc = layer_scalars(out, defaults, "config permissions", why, whylen);
+    if (rc == 0 && def != NULL && strcmp(def, "allow") == 0)
+        out->mode = HOST_PERM_DENYLIST;
     if (rc == 0)
-        rc = add_rules(&out->ask, json_object_get(perm, "ask"), "permissions.ask", why, whylen);
+        rc = layer_scalars(out, perm, "permissions", why, whylen);
+    /* The agent's permission mode "plan" is the plan phase, whatever the
+     * rules' phase says. */
+    const char *pm = json_string_value(json_object_get(st, "permission_mode"));
+    if (rc == 0 && pm != NULL && strcmp(pm, "plan") == 0)
+        out->phase = HOST_PERM_PLAN;
     if (rc == 0)
-        rc = add_rules(&out->deny, json_object_get(perm, "deny"), "permissions.deny", why,
-                       whylen);
+        rc = layer_lists(out, defaults, "config permissions", why, whylen);
+    if (rc == 0)
+        rc = layer_lists(out, perm, "permissions", why, whylen);
     if (rc == 0)
         rc = add_rules(&out->allow, json_object_get(st, "allowed_tools"), "allowed_tools", why,
                        whylen);
@@ -136,6 +227,68 @@ int host_perm_policy_from_settings(json_t *st, host_perm_policy_t *out, char *wh
     if (rc != 0)
         host_perm_policy_free(out);
     return rc;
+}
+
+int host_perm_policy_from_settings(json_t *st, host_perm_policy_t *out, char *why, size_t whylen)
+{
+    return host_perm_policy_build(NULL, st, out, why, whylen);
+}
+
+static int append_strings(json_t *dst, json_t *src)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(src, i, v)
+        if (json_is_string(v) && json_array_append(dst, v) != 0)
+            return AGENTD_ENOMEM;
+    return 0;
+}
+
+static int layer_strings(json_t *dst, json_t *perm, const char *list, host_perm_phase_t phase)
+{
+    if (!json_is_object(perm))
+        return 0;
+    int rc = append_strings(dst, json_object_get(perm, list));
+    json_t *ph = json_object_get(perm, phase == HOST_PERM_PLAN ? "plan" : "execute");
+    return rc == 0 ? append_strings(dst, json_object_get(ph, list)) : rc;
+}
+
+json_t *host_perm_agent_settings(json_t *defaults, json_t *st)
+{
+    host_perm_policy_t pol;
+    char why[256];
+    if (host_perm_policy_build(defaults, st, &pol, why, sizeof why) != 0)
+        return NULL;
+    host_perm_phase_t phase = pol.phase;
+    host_perm_policy_free(&pol);
+    /* Deny rules go to the CLI as ask rules too: it then asks agentd,
+     * which denies, and the decision is recorded like every other. */
+    json_t *ask = json_array();
+    json_t *perm = json_object_get(st, "permissions");
+    int rc = ask != NULL ? 0 : AGENTD_ENOMEM;
+    if (rc == 0)
+        rc = layer_strings(ask, defaults, "deny", phase);
+    if (rc == 0)
+        rc = layer_strings(ask, perm, "deny", phase);
+    if (rc == 0)
+        rc = append_strings(ask, json_object_get(st, "disallowed_tools"));
+    if (rc == 0)
+        rc = layer_strings(ask, defaults, "ask", phase);
+    if (rc == 0)
+        rc = layer_strings(ask, perm, "ask", phase);
+    if (rc != 0) {
+        json_decref(ask);
+        return NULL;
+    }
+    return json_pack("{s:{s:o}}", "permissions", "ask", ask);
+}
+
+unsigned host_perm_approval_timeout_s(json_t *defaults, json_t *st, unsigned fallback)
+{
+    json_t *v = json_object_get(json_object_get(st, "permissions"), "approval_timeout_s");
+    if (!json_is_integer(v))
+        v = json_object_get(defaults, "approval_timeout_s");
+    return json_is_integer(v) ? (unsigned)json_integer_value(v) : fallback;
 }
 
 /* ---- paths ------------------------------------------------------------------- */

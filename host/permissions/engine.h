@@ -30,6 +30,8 @@
 #include "permissions/rules.h"
 
 #define HOST_PERM_MAX_RULES 512u  /* per list */
+#define HOST_PERM_MAX_APPROVAL_S 604800u /* approval_timeout_s: a week at most */
+#define HOST_PERM_DEFAULT_APPROVAL_S 600u
 
 typedef enum host_perm_decision {
     HOST_PERM_DENY = 0,
@@ -58,13 +60,34 @@ typedef struct host_perm_result {
     char reason[256];      /* for people: why */
 } host_perm_result_t;
 
-/* Builds a policy from session settings: "permissions" {mode, phase, allow,
- * ask, deny}, and the older allowed_tools / disallowed_tools (added to allow
- * / deny) and permission_default ("allow" means denylist mode when
- * permissions.mode is absent). Returns 0, AGENTD_EINVAL with a message in
- * why naming the field, or AGENTD_ENOMEM. */
+/* Builds a policy from two layers: `defaults` (the config file's
+ * "permissions" object, or NULL) and a session's settings ("permissions"
+ * {mode, phase, allow, ask, deny, plan, execute, approval_timeout_s}, the
+ * older allowed_tools / disallowed_tools added to allow / deny, and
+ * permission_default "allow" meaning denylist mode). A session's mode and
+ * phase override the defaults'; lists are joined (the defaults' deny rules
+ * bind every session). The phase is "plan" when settings.permission_mode is
+ * "plan"; then the "plan" lists of both layers apply, else the "execute"
+ * lists. Returns 0, AGENTD_EINVAL with a message in why naming the field,
+ * or AGENTD_ENOMEM. */
+int host_perm_policy_build(json_t *defaults, json_t *settings, host_perm_policy_t *out,
+                           char *why, size_t whylen);
+
+/* host_perm_policy_build(NULL, settings, ...). */
 int host_perm_policy_from_settings(json_t *settings, host_perm_policy_t *out, char *why,
                                    size_t whylen);
+
+/* The part of a policy the agent itself must know, as Claude Code settings
+ * ({"permissions": {"ask": [every deny and ask rule of the phase in
+ * force]}}): the CLI allows some tools on its own (read-only commands, and
+ * edits in the acceptEdits mode) without asking agentd; these rules make it
+ * ask agentd wherever a rule denies or asks, so the engine decides and the
+ * decision is recorded. NULL on a bad policy or no memory. */
+json_t *host_perm_agent_settings(json_t *defaults, json_t *settings);
+
+/* How long a person has to answer: the session's
+ * permissions.approval_timeout_s, else the defaults', else fallback. */
+unsigned host_perm_approval_timeout_s(json_t *defaults, json_t *settings, unsigned fallback);
 
 void host_perm_policy_free(host_perm_policy_t *p);
 

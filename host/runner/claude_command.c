@@ -1,4 +1,5 @@
 #include "runner/claude_command.h"
+#include "permissions/engine.h"
 #include "secrets/secrets.h"
 
 #include <stdio.h>
@@ -38,35 +39,37 @@ static int envvar(host_claude_command_t *c, const char *k, const char *v)
     return push(&c->env, &c->envc, &c->env_cap, s);
 }
 
-/* Tool patterns joined with commas, as the CLI's --allowedTools takes them. */
-static int tools_flag(host_claude_command_t *c, json_t *settings, const char *key,
-                      const char *flag, agentd_err_t *err)
+/* Permissions: agentd answers every tool request the CLI asks about
+ * (--permission-prompt-tool stdio). Allow rules are never given to the CLI
+ * (it would then run those tools without asking, past agentd's system
+ * restrictions); deny and ask rules are, as ask rules (--settings), so the
+ * CLI does not allow on its own what a rule denies or asks. The mode goes
+ * as --permission-mode. */
+#define AGENT_SETTINGS_MAX (96u * 1024u) /* one argv string stays far below
+                                          * the kernel's 128 KiB */
+static int permission_flags(host_claude_command_t *c, const host_claude_inputs_t *in,
+                            agentd_err_t *err)
 {
-    json_t *list = json_object_get(settings, key);
-    if (list == NULL || json_array_size(list) == 0)
-        return 0;
-    if (!json_is_array(list))
-        return agentd_err_set(err, AGENTD_EINVAL, "%s: expected an array of tool patterns", key);
-    size_t total = 1, i;
-    json_t *v;
-    json_array_foreach(list, i, v) {
-        if (!json_is_string(v) || json_string_length(v) == 0)
-            return agentd_err_set(err, AGENTD_EINVAL, "%s[%zu]: expected a tool pattern", key, i);
-        total += json_string_length(v) + 1;
+    json_t *agent = host_perm_agent_settings(in->perm_defaults, in->settings);
+    char *text = agent != NULL ? json_dumps(agent, JSON_COMPACT) : NULL;
+    json_decref(agent);
+    if (text == NULL)
+        return agentd_err_set(err, AGENTD_EINVAL, "permissions: unusable rules");
+    if (strlen(text) > AGENT_SETTINGS_MAX) {
+        free(text);
+        return agentd_err_set(err, AGENTD_ELIMIT,
+                              "permissions: the deny and ask rules are longer than %u bytes "
+                              "together", AGENT_SETTINGS_MAX);
     }
-    char *joined = calloc(1, total);
-    if (joined == NULL)
-        return AGENTD_ENOMEM;
-    json_array_foreach(list, i, v) {
-        if (i > 0)
-            strcat(joined, ",");
-        strcat(joined, json_string_value(v));
-    }
-    int rc = arg(c, flag);
+    int rc = arg(c, "--settings");
     if (rc == 0)
-        rc = push(&c->argv, &c->argc, &c->argv_cap, joined);
+        rc = push(&c->argv, &c->argc, &c->argv_cap, text);
     else
-        free(joined);
+        free(text);
+    const char *mode = json_string_value(json_object_get(in->settings, "permission_mode"));
+    if (rc == 0 && mode != NULL && strcmp(mode, "default") != 0 &&
+        (rc = arg(c, "--permission-mode")) == 0)
+        rc = arg(c, mode);
     return rc;
 }
 
@@ -220,9 +223,7 @@ int host_claude_command_build(const host_claude_inputs_t *in, const char *worksp
     if (rc == 0 && in->model != NULL && (rc = arg(out, "--model")) == 0)
         rc = arg(out, in->model);
     if (rc == 0)
-        rc = tools_flag(out, in->settings, "allowed_tools", "--allowedTools", err);
-    if (rc == 0)
-        rc = tools_flag(out, in->settings, "disallowed_tools", "--disallowedTools", err);
+        rc = permission_flags(out, in, err);
     if (rc == 0)
         rc = system_prompt(out, in->settings, workspace, err);
     if (rc == 0 && in->mcp_config_path != NULL && (rc = arg(out, "--mcp-config")) == 0)

@@ -32,6 +32,7 @@ typedef struct host_claude_inputs {
     const char *mcp_config_path;  /* --mcp-config FILE, or NULL */
     const char *path_env;         /* PATH for the agent */
     json_t *settings;             /* the session's settings (borrowed) */
+    json_t *perm_defaults;        /* the config's "permissions" (borrowed) */
     struct host_secrets *secrets; /* resolves ${secret:NAME} in env values */
     const char *session_id;       /* for the audit */
 } host_claude_inputs_t;

@@ -16,6 +16,27 @@ typedef struct session_msg {
     char *text;
 } session_msg_t;
 
+typedef enum session_ask_kind { SESSION_ASK_PERMISSION, SESSION_ASK_QUESTION } session_ask_kind_t;
+
+/* A request of the agent waiting for a person (session_approvals.c). */
+typedef struct session_pending {
+    struct session_pending *next;
+    session_ask_kind_t kind;
+    char *request_id;
+    char *tool;
+    json_t *input;              /* the tool's input, as the agent sent it */
+    char *rule;                 /* the ask rule that matched, or NULL */
+    unsigned timeout_s;
+    uint64_t asked_ms, deadline_ms; /* wall clock */
+    uint64_t deadline_loop_ms;      /* uv_now() clock */
+} session_pending_t;
+
+#define SESSION_SETTLED_KEEP 64u
+typedef struct session_settled {
+    char request_id[128];
+    char how[96];               /* "allowed by person token:…", "denied by timeout" */
+} session_settled_t;
+
 typedef struct stop_waiter {
     struct stop_waiter *next;
     void (*done)(void *ud, int status);
@@ -46,7 +67,10 @@ struct host_session {
     stop_waiter_t *stop_waiters;
     int stopping, deleting, purge_on_delete;
     const char *stop_reason;
-    uv_timer_t idle_timer, timeout_timer;
+    session_pending_t *pending;         /* waiting for a person, newest first */
+    session_settled_t settled[SESSION_SETTLED_KEEP]; /* recent outcomes, a ring */
+    unsigned settled_next, control_seq;
+    uv_timer_t idle_timer, timeout_timer, approval_timer;
     int timers_open;
 };
 
@@ -75,6 +99,17 @@ int session_start_run(host_session_t *s, agentd_err_t *err);
 /* Writes queued messages when the agent can take one. */
 void session_pump_queue(host_session_t *s);
 void session_arm_idle(host_session_t *s, int on);
+
+/* session_approvals.c: the agent's control requests (can_use_tool, its
+ * cancellations, answers to ours) and the requests waiting for a person. */
+void session_on_control(host_session_t *s, json_t *line);
+void session_on_approval_timer(uv_timer_t *t);
+/* Cancels what is pending when the agent goes away. */
+void session_drop_pending(host_session_t *s, const char *why);
+/* Frees what is pending without a word (the session is being freed). */
+void session_pending_release(host_session_t *s);
+/* [{request_id, kind, tool, input, rule, asked_ms, deadline_ms}], oldest first */
+json_t *session_pending_json(host_session_t *s);
 
 /* session_store.c */
 int session_store_open(host_sessions_t *m, agentd_err_t *err);

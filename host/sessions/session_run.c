@@ -7,7 +7,6 @@
 
 #include "agent/stream_json.h"
 #include "agent/utf8.h"
-#include "permissions/engine.h"
 #include "plugins/profiles.h"
 #include "runner/claude_command.h"
 #include "sessions/session_internal.h"
@@ -209,72 +208,6 @@ static void on_event(void *ud, const char *type, json_t *data)
         on_result(s, data);
 }
 
-static void answer_permission(host_session_t *s, json_t *req)
-{
-    const char *request_id = json_string_value(json_object_get(req, "request_id"));
-    json_t *r = json_object_get(req, "request");
-    const char *subtype = json_string_value(json_object_get(r, "subtype"));
-    if (request_id == NULL || subtype == NULL || strcmp(subtype, "can_use_tool") != 0) {
-        session_emit(s, "agent.output", json_pack("{s:s, s:O}", "text",
-                                                  "unhandled control request", "json", req),
-                     NULL, 0);
-        return;
-    }
-    const char *tool = json_string_value(json_object_get(r, "tool_name"));
-    json_t *input = json_object_get(r, "input");
-    /* The engine (host/permissions/engine.h, docs/permissions.md) decides
-     * from the session's rules; the settings were checked at creation, so a
-     * failure here is out of memory, and denies. */
-    host_perm_policy_t pol;
-    host_perm_result_t res;
-    char why[256];
-    int rc = host_perm_policy_from_settings(s->settings, &pol, why, sizeof why);
-    if (rc == 0) {
-        rc = host_perm_evaluate(&pol, tool, input, s->workspace, &res);
-        host_perm_policy_free(&pol);
-    } else {
-        memset(&res, 0, sizeof res);
-        res.decision = HOST_PERM_DENY;
-        res.by = "limit";
-        snprintf(res.reason, sizeof res.reason, "the session's permissions: %.200s", why);
-    }
-    const char *by = res.by;
-    const char *rule = res.rule[0] != '\0' ? res.rule : NULL;
-    char message[512];
-    if (res.decision == HOST_PERM_ASK) {
-        /* Asking a person over the API comes with live approvals; until
-         * then nobody can answer, so an "ask" is a deny that says so. */
-        session_emit(s, "permission.requested",
-                     json_pack("{s:s, s:s?, s:O?, s:s?, s:s}", "request_id", request_id, "tool",
-                               tool, "input", input, "rule", rule, "reason", res.reason),
-                     NULL, 0);
-        snprintf(message, sizeof message,
-                 "denied by agentd: %s needs a person's approval (%s), and approval is not "
-                 "available yet", tool != NULL ? tool : "this tool", res.reason);
-        by = "no-approver";
-    } else {
-        snprintf(message, sizeof message, "%s by agentd: %s",
-                 res.decision == HOST_PERM_ALLOW ? "allowed" : "denied", res.reason);
-    }
-    int allow = res.decision == HOST_PERM_ALLOW;
-    json_t *behaviour = allow ? json_pack("{s:s, s:O}", "behavior", "allow", "updatedInput",
-                                          input != NULL ? input : json_object())
-                              : json_pack("{s:s, s:s}", "behavior", "deny", "message", message);
-    json_t *resp = json_pack("{s:s, s:{s:s, s:s, s:o}}", "type", "control_response", "response",
-                             "subtype", "success", "request_id", request_id, "response",
-                             behaviour);
-    char *line = resp != NULL ? json_dumps(resp, JSON_COMPACT) : NULL;
-    if (line == NULL || host_runner_write_line(s->runner, line, strlen(line)) != 0)
-        session_error(s, "could not answer the agent's permission request %s", request_id);
-    free(line);
-    json_decref(resp);
-    session_emit(s, "permission.decided",
-                 json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:s}", "request_id", request_id, "tool",
-                           tool, "decision", allow ? "allow" : "deny", "rule", rule, "by", by,
-                           "reason", res.reason),
-                 NULL, 0);
-}
-
 static void on_runner_line(void *ud, const char *line, size_t len, int truncated)
 {
     host_session_t *s = ud;
@@ -282,16 +215,8 @@ static void on_runner_line(void *ud, const char *line, size_t len, int truncated
     json_t *parsed = NULL;
     host_agent_line_kind_t kind =
         host_agent_normalize(line, len, truncated, on_event, &lc, &parsed);
-    const char *type = json_string_value(json_object_get(parsed, "type"));
-    if (kind == HOST_AGENT_LINE_CONTROL_REQUEST && type != NULL &&
-        strcmp(type, "control_cancel_request") == 0)
-        /* Nothing waits on a person yet (decisions are immediate), so there
-         * is nothing to withdraw; the record keeps that it was asked. */
-        session_emit(s, "permission.cancelled",
-                     json_pack("{s:O?}", "request_id", json_object_get(parsed, "request_id")),
-                     NULL, 0);
-    else if (kind == HOST_AGENT_LINE_CONTROL_REQUEST)
-        answer_permission(s, parsed);
+    if (kind == HOST_AGENT_LINE_CONTROL_REQUEST || kind == HOST_AGENT_LINE_CONTROL_RESPONSE)
+        session_on_control(s, parsed);
     json_decref(parsed);
 }
 
@@ -371,6 +296,7 @@ static void on_runner_exit(void *ud, int64_t status, int sig, const char *reason
     s->runner = NULL;
     uv_timer_stop(&s->timeout_timer);
     uv_timer_stop(&s->idle_timer);
+    session_drop_pending(s, "the agent exited");
     session_emit(s, "sandbox.exited", json_pack("{s:I, s:i, s:s?}", "exit_status",
                                                 (json_int_t)status, "signal", sig, "reason",
                                                 reason), NULL, 0);
@@ -471,6 +397,7 @@ static int build_command(host_session_t *s, host_claude_command_t *cmd, agentd_e
                                                         : getenv("ANTHROPIC_BASE_URL"),
         .path_env = path != NULL ? path : "/usr/local/bin:/usr/bin:/bin",
         .settings = s->settings,
+        .perm_defaults = ctx->config->permissions,
         .secrets = ctx->secrets,
         .session_id = s->id,
     };

@@ -121,6 +121,7 @@ static void session_free_memory(host_session_t *s)
 {
     free_msgs(s->queue);
     free_msgs(s->unconfirmed);
+    session_pending_release(s);
     json_decref(s->settings);
     free(s->dir);
     free(s->workspace);
@@ -156,8 +157,9 @@ static host_session_t *session_new(host_sessions_t *m, const char *id, json_t *s
     s->settings = settings;
     uv_timer_init(&m->ctx->loop, &s->idle_timer);
     uv_timer_init(&m->ctx->loop, &s->timeout_timer);
-    s->idle_timer.data = s->timeout_timer.data = s;
-    s->timers_open = 2;
+    uv_timer_init(&m->ctx->loop, &s->approval_timer);
+    s->idle_timer.data = s->timeout_timer.data = s->approval_timer.data = s;
+    s->timers_open = 3;
     s->next = m->head;
     m->head = s;
     m->count++;
@@ -174,6 +176,7 @@ static void close_session_timers(host_session_t *s)
 {
     uv_close((uv_handle_t *)&s->idle_timer, on_timer_closed);
     uv_close((uv_handle_t *)&s->timeout_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&s->approval_timer, on_timer_closed);
 }
 
 /* ---- settings ---------------------------------------------------------------- */
@@ -181,7 +184,7 @@ static void close_session_timers(host_session_t *s)
 static const char *const setting_keys[] = {
     "prompt", "sandbox", "workspace", "model", "allowed_tools", "disallowed_tools",
     "permission_default", "persona", "append_system_prompt", "context_files", "env",
-    "timeout_minutes", "name", "one_shot",
+    "timeout_minutes", "name", "one_shot", "permission_mode",
 };
 
 static int check_settings(host_sessions_t *m, json_t *st, agentd_err_t *err)
@@ -227,7 +230,13 @@ static int check_settings(host_sessions_t *m, json_t *st, agentd_err_t *err)
      * disallowed_tools: every rule must parse (docs/permissions.md) */
     host_perm_policy_t pol;
     char why[256];
-    int prc = host_perm_policy_from_settings(st, &pol, why, sizeof why);
+    const char *pm = json_string_value(json_object_get(st, "permission_mode"));
+    if (json_object_get(st, "permission_mode") != NULL &&
+        (pm == NULL || (strcmp(pm, "default") != 0 && strcmp(pm, "acceptEdits") != 0 &&
+                        strcmp(pm, "plan") != 0)))
+        return agentd_err_set(err, AGENTD_EINVAL,
+                              "permission_mode: \"default\", \"acceptEdits\" or \"plan\"");
+    int prc = host_perm_policy_build(m->ctx->config->permissions, st, &pol, why, sizeof why);
     if (prc != 0)
         return agentd_err_set(err, prc, "%s", why);
     host_perm_policy_free(&pol);
@@ -582,7 +591,7 @@ json_t *host_sessions_get(host_sessions_t *m, const char *id)
         return NULL;
     const char *name = json_string_value(json_object_get(s->settings, "name"));
     const char *sandbox = json_string_value(json_object_get(s->settings, "sandbox"));
-    return json_pack("{s:s, s:s?, s:s, s:I, s:I, s:s, s:s?, s:O, s:f, s:I, s:I, s:I, s:I, s:I}",
+    return json_pack("{s:s, s:s?, s:s, s:I, s:I, s:s, s:s?, s:O, s:f, s:I, s:I, s:I, s:I, s:I, s:o*}",
                      "id", s->id, "name", name, "state", host_session_state_name(s->state),
                      "created_ms", (json_int_t)s->created_ms, "updated_ms",
                      (json_int_t)s->updated_ms, "workspace", s->workspace, "sandbox",
@@ -591,7 +600,7 @@ json_t *host_sessions_get(host_sessions_t *m, const char *id)
                      (json_int_t)s->input_tokens, "output_tokens", (json_int_t)s->output_tokens,
                      "turns", (json_int_t)s->turns, "last_seq",
                      (json_int_t)host_event_log_last_seq(m->log, s->id), "queued_messages",
-                     (json_int_t)queued(s));
+                     (json_int_t)queued(s), "pending", session_pending_json(s));
 }
 
 json_t *host_sessions_list(host_sessions_t *m)

@@ -101,6 +101,33 @@ json_t *host_sessions_list(host_sessions_t *s);
 
 int host_sessions_state(host_sessions_t *s, const char *id, host_session_state_t *out);
 
+/* Live approvals (docs/permissions.md). A request the permission engine
+ * answered "ask", or a question of the agent's, waits for a person until
+ * the approval timeout. who (may be NULL) names the person for the record.
+ * Errors: AGENTD_ENOENT (no such session), HOST_SESSIONS_ENOTPENDING (the
+ * request is not pending: unknown, answered already, timed out, withdrawn;
+ * the message says which), AGENTD_EINVAL naming the field; a refused answer
+ * changes nothing. */
+#define HOST_SESSIONS_ENOTPENDING AGENTD_ESTATE
+
+/* decision: "allow" (once), "allow_always" (adds `rule`, or by default the
+ * exact Bash command or the tool's name, to the session's allow list; it
+ * must allow this request), "deny" (message, optional, goes to the agent). */
+int host_sessions_permission_respond(host_sessions_t *s, const char *id, const char *request_id,
+                                     const char *decision, const char *message, const char *rule,
+                                     const char *who, agentd_err_t *err);
+
+/* answers: {question text: string | [strings]} for every question asked
+ * (borrowed); or decline with an optional message (answers NULL). */
+int host_sessions_question_answer(host_sessions_t *s, const char *id, const char *request_id,
+                                  json_t *answers, int decline, const char *message,
+                                  const char *who, agentd_err_t *err);
+
+/* mode: "default", "acceptEdits" or "plan". Kept in the settings (the next
+ * run starts in it) and sent to a running agent as set_permission_mode. */
+int host_sessions_set_permission_mode(host_sessions_t *s, const char *id, const char *mode,
+                                      const char *who, agentd_err_t *err);
+
 /* True while the session's agent process (or its sandbox) exists. */
 int host_sessions_busy(host_sessions_t *s, const char *id);
 

@@ -578,6 +578,115 @@ static void test_settings(void **state)
     json_decref(st);
 }
 
+/* Decides `tool` {command or file_path: arg} under config defaults and
+ * session settings (JSON texts). */
+static host_perm_decision_t layered(const char *defaults, const char *settings, const char *tool,
+                                    const char *key, const char *arg, const char **by)
+{
+    json_t *d = defaults != NULL ? json_loads(defaults, 0, NULL) : NULL;
+    json_t *st = json_loads(settings, 0, NULL);
+    assert_non_null(st);
+    host_perm_policy_t p;
+    char why[256];
+    int rc = host_perm_policy_build(d, st, &p, why, sizeof why);
+    if (rc != 0)
+        fail_msg("%s / %s: %s", defaults, settings, why);
+    json_t *in = json_pack("{s:s}", key, arg);
+    host_perm_result_t res;
+    assert_int_equal(host_perm_evaluate(&p, tool, in, "/ws", &res), 0);
+    static char by_buf[32];
+    snprintf(by_buf, sizeof by_buf, "%s", res.by);
+    if (by != NULL)
+        *by = by_buf;
+    json_decref(in);
+    host_perm_policy_free(&p);
+    json_decref(st);
+    json_decref(d);
+    return res.decision;
+}
+
+static void test_layers_and_phases(void **state)
+{
+    (void)state;
+    const char *by = NULL;
+    /* The config's deny binds a session that allows the same. */
+    assert_int_equal(layered("{\"deny\": [\"Bash(curl:*)\"]}",
+                             "{\"permissions\": {\"allow\": [\"Bash(curl:*)\"]}}", "Bash",
+                             "command", "curl x", &by), D);
+    /* The config's allow applies unless the session denies or asks. */
+    assert_int_equal(layered("{\"allow\": [\"Bash(make)\"]}", "{}", "Bash", "command", "make",
+                             &by), A);
+    assert_int_equal(layered("{\"allow\": [\"Bash(make)\"]}",
+                             "{\"permissions\": {\"ask\": [\"Bash(make)\"]}}", "Bash",
+                             "command", "make", &by), Q);
+    /* The session's mode overrides the config's. */
+    assert_int_equal(layered("{\"mode\": \"denylist\"}", "{}", "Bash", "command", "make", &by),
+                     A);
+    assert_int_equal(layered("{\"mode\": \"denylist\"}",
+                             "{\"permissions\": {\"mode\": \"allowlist\"}}", "Bash",
+                             "command", "make", &by), Q);
+    /* Phase lists: only the phase in force adds its rules. */
+    const char *phased = "{\"permissions\": {\"execute\": {\"allow\": [\"Bash(make)\"]}, "
+                         "\"plan\": {\"deny\": [\"Read(secret.txt)\"]}}}";
+    assert_int_equal(layered(NULL, phased, "Bash", "command", "make", &by), A);
+    assert_int_equal(layered(NULL, phased, "Read", "file_path", "/ws/secret.txt", &by), Q);
+    const char *planned = "{\"permission_mode\": \"plan\", \"permissions\": {\"execute\": "
+                          "{\"allow\": [\"Bash(make)\"]}, \"plan\": {\"deny\": "
+                          "[\"Read(secret.txt)\"]}}}";
+    assert_int_equal(layered(NULL, planned, "Bash", "command", "make", &by), Q);
+    assert_string_equal(by, "phase");
+    assert_int_equal(layered(NULL, planned, "Read", "file_path", "/ws/secret.txt", &by), D);
+    assert_int_equal(layered(NULL, planned, "Read", "file_path", "/ws/other.txt", &by), A);
+    /* A bad rule in the phase not in force is still found. */
+    char why[256];
+    assert_int_not_equal(settings_rc("{\"permissions\": {\"plan\": {\"deny\": [\"Bash(\"]}}}",
+                                     why, sizeof why), 0);
+    assert_non_null(strstr(why, "permissions.plan.deny[0]"));
+    assert_int_not_equal(settings_rc("{\"permissions\": {\"plan\": {\"alow\": []}}}", why,
+                                     sizeof why), 0);
+    assert_non_null(strstr(why, "permissions.plan.alow"));
+    assert_int_not_equal(settings_rc("{\"permissions\": {\"approval_timeout_s\": 0}}", why,
+                                     sizeof why), 0);
+    assert_non_null(strstr(why, "approval_timeout_s"));
+    /* The timeout: the session's, else the config's, else the fallback. */
+    json_t *d = json_loads("{\"approval_timeout_s\": 30}", 0, NULL);
+    json_t *st = json_loads("{\"permissions\": {\"approval_timeout_s\": 5}}", 0, NULL);
+    json_t *none = json_object();
+    assert_int_equal(host_perm_approval_timeout_s(d, st, 600), 5);
+    assert_int_equal(host_perm_approval_timeout_s(d, none, 600), 30);
+    assert_int_equal(host_perm_approval_timeout_s(NULL, none, 600), 600);
+    json_decref(d);
+    json_decref(st);
+    json_decref(none);
+}
+
+/* What the CLI is told: every deny and ask rule of the phase in force, as
+ * ask rules; never an allow rule. */
+static void test_agent_settings(void **state)
+{
+    (void)state;
+    json_t *d = json_loads("{\"deny\": [\"Bash(curl:*)\"], \"allow\": [\"Read\"]}", 0, NULL);
+    json_t *st = json_loads("{\"permissions\": {\"ask\": [\"Bash(npm publish:*)\"], "
+                            "\"allow\": [\"Bash(git:*)\"], \"plan\": {\"deny\": "
+                            "[\"Edit\"]}}, \"disallowed_tools\": [\"WebFetch\"]}",
+                            0, NULL);
+    json_t *out = host_perm_agent_settings(d, st);
+    assert_non_null(out);
+    char *text = json_dumps(out, JSON_COMPACT);
+    assert_string_equal(text, "{\"permissions\":{\"ask\":[\"Bash(curl:*)\",\"WebFetch\","
+                              "\"Bash(npm publish:*)\"]}}");
+    free(text);
+    json_decref(out);
+    json_object_set_new(st, "permission_mode", json_string("plan"));
+    out = host_perm_agent_settings(d, st);
+    text = json_dumps(out, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"Edit\""));
+    free(text);
+    json_decref(out);
+    json_decref(d);
+    json_decref(st);
+}
+
 static void test_rule_grammar(void **state)
 {
     (void)state;
@@ -639,6 +748,8 @@ int main(void)
         cmocka_unit_test(test_decision_records_rule_and_by),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_layers_and_phases),
+        cmocka_unit_test(test_agent_settings),
         cmocka_unit_test(test_rule_grammar),
         cmocka_unit_test(test_glob),
     };

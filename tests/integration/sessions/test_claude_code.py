@@ -135,21 +135,19 @@ class ClaudeCodeSessions(SessionCase):
             [tool_use("Write", {"file_path": target, "content": "must not exist\n"})],
             [text("The write was denied.")],
         ])
-        # Write is not in the allowed list, so the CLI asks the host (the
-        # control protocol), and the session's default is deny.
+        # A deny rule: the CLI asks the host (the control protocol), and the
+        # permission engine denies by that rule, at once, asking nobody.
         sid = d.create(prompt="Write denied.txt", workspace=self.workspace,
-                       allowed_tools=["Bash(echo:*)"])
+                       allowed_tools=["Bash(echo:*)"],
+                       permissions={"deny": ["Edit(denied.txt)"]})
         d.wait_event(sid, "agent.result")
-        req = d.session_events(sid, "permission.requested")
-        self.assertEqual(len(req), 1, req)
-        self.assertEqual(req[0]["data"]["tool"], "Write")
-        self.assertEqual(req[0]["data"]["input"]["file_path"], target)
+        self.assertEqual(d.session_events(sid, "permission.requested"), [])
         dec = d.session_events(sid, "permission.decided")
         self.assertEqual(len(dec), 1, dec)
         self.assertEqual(dec[0]["data"]["decision"], "deny")
-        self.assertEqual(dec[0]["data"]["request_id"], req[0]["data"]["request_id"])
+        self.assertEqual(dec[0]["data"]["by"], "rule")
+        self.assertEqual(dec[0]["data"]["rule"], "Edit(denied.txt)")
         self.assertEqual(dec[0]["data"]["tool"], "Write")
-        self.assertLess(req[0]["seq"], dec[0]["seq"])
         self.assertFalse(os.path.exists(target))
         # The agent saw the denial: its tool result is an error carrying
         # agentd's message, and it went back to the model.
