@@ -15,6 +15,33 @@ static void gauge(FILE *f, const char *name, const char *help, double v)
     fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
 }
 
+/* Sandbox start latency, one histogram per profile. */
+static void start_histograms(FILE *f, host_sessions_t *sessions)
+{
+    const host_start_hist_t *h;
+    size_t n = host_sessions_start_stats(sessions, &h);
+    fprintf(f, "# HELP agentd_sandbox_start_seconds From asking for a session's sandbox to "
+               "the agent running in it.\n# TYPE agentd_sandbox_start_seconds histogram\n");
+    for (size_t i = 0; i < n; i++) {
+        for (int b = 0; b < HOST_START_BUCKETS; b++)
+            fprintf(f, "agentd_sandbox_start_seconds_bucket{profile=\"%s\",le=\"%g\"} %llu\n",
+                    h[i].profile, host_start_bucket_s[b], (unsigned long long)h[i].buckets[b]);
+        fprintf(f, "agentd_sandbox_start_seconds_bucket{profile=\"%s\",le=\"+Inf\"} %llu\n"
+                   "agentd_sandbox_start_seconds_sum{profile=\"%s\"} %.6f\n"
+                   "agentd_sandbox_start_seconds_count{profile=\"%s\"} %llu\n",
+                h[i].profile, (unsigned long long)h[i].count, h[i].profile, h[i].sum_s,
+                h[i].profile, (unsigned long long)h[i].count);
+    }
+    fprintf(f, "# HELP agentd_sandbox_start_failures_total Sandboxes (or agents in them) that "
+               "could not be started.\n# TYPE agentd_sandbox_start_failures_total counter\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "agentd_sandbox_start_failures_total{profile=\"%s\"} %llu\n", h[i].profile,
+                (unsigned long long)h[i].failures);
+    gauge(f, "agentd_permission_requests_pending",
+          "Permission requests and questions waiting for a person.",
+          (double)host_sessions_pending_count(sessions));
+}
+
 char *api_metrics_text(host_api_t *srv, size_t *len)
 {
     char *buf = NULL;
@@ -52,6 +79,7 @@ char *api_metrics_text(host_api_t *srv, size_t *len)
                "agentd_session_tokens{kind=\"output\"} %llu\n",
             in_tok, out_tok);
     gauge(f, "agentd_session_turns", "Turns of all sessions.", (double)turns);
+    start_histograms(f, srv->rt->sessions);
 
     host_event_log_stats_t ls;
     host_event_log_stats(srv->rt->log, &ls);

@@ -71,6 +71,8 @@ struct host_session {
     session_settled_t settled[SESSION_SETTLED_KEEP]; /* recent outcomes, a ring */
     unsigned settled_next, control_seq;
     uv_timer_t idle_timer, timeout_timer, approval_timer;
+    uint64_t start_began_ns;            /* uv_hrtime() when the run was asked for */
+    char start_profile[64];
     int timers_open;
 };
 
@@ -83,6 +85,8 @@ struct host_sessions {
     void (*shutdown_done)(void *ud);
     void *shutdown_ud;
     int shutting_down;
+    host_start_hist_t start_hist[HOST_START_PROFILES_MAX];
+    size_t start_hist_count;
 };
 
 /* sessions.c */
@@ -110,6 +114,9 @@ void session_drop_pending(host_session_t *s, const char *why);
 void session_pending_release(host_session_t *s);
 /* [{request_id, kind, tool, input, rule, asked_ms, deadline_ms}], oldest first */
 json_t *session_pending_json(host_session_t *s);
+
+/* session_stats.c: the sandbox started (ok) or could not be (!ok). */
+void session_stats_started(host_session_t *s, int ok);
 
 /* session_store.c */
 int session_store_open(host_sessions_t *m, agentd_err_t *err);

@@ -235,6 +235,7 @@ static void on_runner_stderr(void *ud, const char *line, size_t len)
 static void on_runner_started(void *ud, int status, const char *msg)
 {
     host_session_t *s = ud;
+    session_stats_started(s, status == 0);
     if (status != 0) {
         session_error(s, "%s", msg != NULL ? msg : "the agent could not be started");
         return;
@@ -460,6 +461,8 @@ int session_start_run(host_session_t *s, agentd_err_t *err)
     s->resumed = s->claude_session_id != NULL;
     s->saw_init = 0;
     s->runner_started = 0;
+    s->start_began_ns = uv_hrtime();
+    snprintf(s->start_profile, sizeof s->start_profile, "%s", prof.name);
     rc = host_runner_start(ctx, &o, &cbs, s, &s->runner, err);
     host_claude_command_free(&cmd);
     host_profile_clear(&prof);

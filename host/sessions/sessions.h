@@ -29,6 +29,8 @@
 #ifndef AGENTD_HOST_SESSIONS_H
 #define AGENTD_HOST_SESSIONS_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "core/context.h"
@@ -127,6 +129,24 @@ int host_sessions_question_answer(host_sessions_t *s, const char *id, const char
  * run starts in it) and sent to a running agent as set_permission_mode. */
 int host_sessions_set_permission_mode(host_sessions_t *s, const char *id, const char *mode,
                                       const char *who, agentd_err_t *err);
+
+/* Sandbox start latency per profile: from asking for the sandbox to the
+ * agent running in it (cumulative Prometheus-style buckets, seconds). */
+#define HOST_START_BUCKETS 12
+#define HOST_START_PROFILES_MAX 32
+extern const double host_start_bucket_s[HOST_START_BUCKETS];
+typedef struct host_start_hist {
+    char profile[64];
+    uint64_t buckets[HOST_START_BUCKETS]; /* starts that took <= bound */
+    uint64_t count, failures;
+    double sum_s;
+} host_start_hist_t;
+
+/* The histograms (borrowed, valid until the next loop turn); returns how many. */
+size_t host_sessions_start_stats(host_sessions_t *s, const host_start_hist_t **out);
+
+/* Requests and questions waiting for a person, in all sessions. */
+size_t host_sessions_pending_count(host_sessions_t *s);
 
 /* True while the session's agent process (or its sandbox) exists. */
 int host_sessions_busy(host_sessions_t *s, const char *id);

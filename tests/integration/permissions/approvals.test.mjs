@@ -97,6 +97,8 @@ describe('live approvals', () => {
     return sid;
   }
 
+  const metrics = async () => (await fetch(`http://127.0.0.1:${srv.port}/metrics`)).text();
+
   const waitEvent = (sid, type, n = 1, ms = 120000) =>
     ed.until(() => ofType(ed, sid, type).length >= n, ms, `${n} ${type} of ${sid}`)
       .then(() => ofType(ed, sid, type)[n - 1]);
@@ -111,6 +113,7 @@ describe('live approvals', () => {
     const got = (await ed.call('session.get', { session: sid })).result;
     assert.equal(got.state, 'waiting');
     assert.deepEqual(got.pending.map((p) => p.request_id), [req.request_id]);
+    assert.match(await metrics(), /^agentd_permission_requests_pending 1$/m);
 
     // A viewer may watch but not answer.
     const v = await vw.call('permission.respond', { session: sid, request_id: req.request_id, decision: 'allow' });
@@ -262,5 +265,20 @@ describe('live approvals', () => {
     const r = await ed.call('permission.respond', { session: sid, request_id: req.request_id, decision: 'allow' });
     assert.equal(r.error.code, ERR.notPending);
     assert.ok(!fs.existsSync(path.join(ws.stop, 'd.txt')));
+  });
+
+  test('/metrics has the sandbox start latency of the sessions that ran', async () => {
+    const text = await metrics();
+    const count = Number(/^agentd_sandbox_start_seconds_count\{profile="local"\} (\d+)$/m.exec(text)?.[1]);
+    assert.ok(count >= 7, text);
+    const inf = Number(/^agentd_sandbox_start_seconds_bucket\{profile="local",le="\+Inf"\} (\d+)$/m.exec(text)?.[1]);
+    assert.equal(inf, count);
+    const sum = Number(/^agentd_sandbox_start_seconds_sum\{profile="local"\} ([\d.]+)$/m.exec(text)?.[1]);
+    assert.ok(sum > 0 && sum / count < 30, `sum ${sum} count ${count}`);
+    // Buckets are cumulative: never fewer starts under a larger bound.
+    const buckets = [...text.matchAll(/^agentd_sandbox_start_seconds_bucket\{profile="local",le="([^"]+)"\} (\d+)$/gm)].map((m) => Number(m[2]));
+    for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i] >= buckets[i - 1], buckets.join(' '));
+    assert.match(text, /^agentd_sandbox_start_failures_total\{profile="local"\} 0$/m);
+    assert.match(text, /^agentd_permission_requests_pending 0$/m);
   });
 });
