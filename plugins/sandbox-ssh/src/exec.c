@@ -109,6 +109,35 @@ static void exec_free(agentd_exec_t *ex)
     free(ex);
 }
 
+static void deliver_exit(agentd_exec_t *ex, int64_t status, int term_signal);
+
+/* ssh said 255 and we sent no signal: the connection may be gone. Ask the
+ * host before reporting, so that a host that went down is named as the
+ * reason (log and sandbox.host_down event) before the exit is. */
+static void on_exit_probe(void *ud, int status, int code, const char *out, const char *err)
+{
+    agentd_exec_t *ex = ud;
+    (void)err;
+    ex->probing = 0;
+    if (status == AGENTD_ECANCELED) {
+        ex->exit_cb = NULL;
+    } else if ((status != 0 || code != 0 || strncmp(out, "ok", 2) != 0) &&
+               ex->host->state == SSH_HOST_UP) {
+        char why[300];
+        snprintf(why, sizeof why, "the connection was lost (%s)",
+                 status != 0 ? agentd_strerror(status) : "no answer");
+        ssh_host_mark_down(ex->host, why);
+    }
+    if (ex->host->state != SSH_HOST_UP && ex->host_down == NULL)
+        ex->host_down = strdup(ex->host->reason[0] ? ex->host->reason : "unreachable");
+    if (ex->released) {
+        unlink_dying(ex);
+        exec_free(ex);
+        return;
+    }
+    deliver_exit(ex, 255, 0);
+}
+
 static void on_ssh_exit(void *ud, int64_t status, int term_signal)
 {
     agentd_exec_t *ex = ud;
@@ -118,6 +147,18 @@ static void on_ssh_exit(void *ud, int64_t status, int term_signal)
         exec_free(ex);
         return;
     }
+    if (status == 255 && ex->sent_signal == 0 && ex->host_down == NULL &&
+        ex->host->state == SSH_HOST_UP &&
+        ssh_rcmd_run(ex->host, "echo ok\n", (uint64_t)ex->pl->connect_timeout_s * 1000u,
+                     on_exit_probe, ex, NULL) == 0) {
+        ex->probing = 1;
+        return;
+    }
+    deliver_exit(ex, status, term_signal);
+}
+
+static void deliver_exit(agentd_exec_t *ex, int64_t status, int term_signal)
+{
     if (ex->host_down != NULL)
         ex->pl->api->log(ex->pl->host, AGENTD_LOG_ERROR,
                          "sandbox %s: the command failed: host %s is down: %s",
@@ -266,6 +307,15 @@ void ssh_exec_release(agentd_exec_t *ex)
 {
     if (ex == NULL)
         return;
+    if (ex->probing) { /* freed when the probe answers */
+        unlink_exec(ex);
+        ex->released = 1;
+        ex->exit_cb = NULL;
+        ex->sb = NULL;
+        ex->next_dying = ex->pl->dying;
+        ex->pl->dying = ex;
+        return;
+    }
     if (!ex->exited && ex->host->state == SSH_HOST_UP && ex->sb != NULL)
         signal_remote(ex, "KILL", 1, NULL);
     unlink_exec(ex);
@@ -282,10 +332,10 @@ void ssh_exec_release(agentd_exec_t *ex)
 
 void ssh_exec_abort(agentd_exec_t *ex, const char *reason)
 {
-    if (ex->exited)
-        return;
     if (reason != NULL && ex->host_down == NULL)
         ex->host_down = strdup(reason);
+    if (ex->exited)
+        return;
     ex->pl->api->process_kill(ex->proc, SIGTERM);
 }
 
@@ -294,7 +344,8 @@ void ssh_exec_forget_dying(ssh_plugin_t *pl)
     while (pl->dying != NULL) {
         agentd_exec_t *ex = pl->dying;
         pl->dying = ex->next_dying;
-        ex->pl->api->process_kill(ex->proc, SIGKILL);
+        if (!ex->exited)
+            ex->pl->api->process_kill(ex->proc, SIGKILL);
         exec_free(ex);
     }
 }

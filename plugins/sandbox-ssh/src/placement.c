@@ -2,8 +2,9 @@
  * Placement: among the enabled hosts the profile allows that carry every
  * label it asks for and have a free slot, the least loaded (load divided by
  * capacity; ties: the larger free capacity, then configuration order).
- * Hosts that are up come before hosts that are down (which are connected
- * on demand); refused hosts (host key, authentication) are never chosen.
+ * Hosts that are up or not yet connected (connected on demand) come before
+ * hosts whose last connection failed; refused hosts (host key,
+ * authentication) are never chosen.
  */
 #include "ssh.h"
 
@@ -59,7 +60,7 @@ ssh_host_t *ssh_place(ssh_plugin_t *pl, const ssh_profile_t *prof, uint64_t skip
         }
         if (i < 64 && (skip & (1ull << i)))
             continue;
-        int up = h->state == SSH_HOST_UP, best_up = best != NULL && best->state == SSH_HOST_UP;
+        int up = h->reason[0] == '\0', best_up = best != NULL && best->reason[0] == '\0';
         if (best == NULL || (up && !best_up) || (up == best_up && less_loaded(h, best)))
             best = h;
     }

@@ -148,6 +148,16 @@ static void on_setup(void *ud, int status, int code, const char *out, const char
         return;
     }
     agentd_sandbox_t *sb = op->sb;
+    if (sb->session_id != NULL) {
+        ssh_str_t data = {0};
+        ssh_str_addf(&data, "{\"host\":\"%s\",\"sandbox\":\"%s\"}", op->host->name, sb->id);
+        if (!data.failed)
+            pl->api->emit_event(pl->host, sb->session_id, "sandbox.placed", data.s, data.len,
+                                NULL);
+        ssh_str_free(&data);
+    }
+    pl->api->log(pl->host, AGENTD_LOG_INFO, "sandbox %s placed on host %s (%u of %u)", sb->id,
+                 op->host->name, op->host->load, op->host->capacity);
     const char *cache = strstr(out, "agentd-cache=");
     if (cache != NULL && sb->session_id != NULL) {
         char data[300];

@@ -285,6 +285,7 @@ struct agentd_exec {
     unsigned seq;
     agentd_process_t *proc;
     int exited, released;
+    int probing;            /* exit held back while the host is asked */
     int sent_signal;        /* the signal we had delivered, for the exit */
     char *host_down;        /* the reason, when the host went down */
     agentd_exec_exit_cb exit_cb;

@@ -219,9 +219,9 @@ class SshHost:
 
     def start(self):
         self.write_config()
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", self.config],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=open(self.log, "ab"))
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", self.config],
+                                         stdout=subprocess.DEVNULL, stderr=log)
 
         def listening():
             if self.proc.poll() is not None:

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""sandbox-ssh under the host's session runtime (session_driver, the real
+sessions, runner and event log), with a fake agent (tests/support/
+fake_agent.py) run on the "remote" hosts over SSH: placement spread by
+capacity and labels, a full pool refused, pause and resume of the remote
+process group, a stop that leaves no remote process, a host going down in
+the middle of a session (the session fails with that reason instead of
+hanging), and the session directories a killed agentd left behind reaped by
+the next one."""
+
+import os
+import sys
+
+from ssh_harness import HERE, FleetCase, main, pids_with_env, wait_for
+
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sessions"))
+from sessions_harness import DRIVER, FAKE_AGENT, Driver  # noqa: E402
+
+
+def process_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+class Sessions(FleetCase):
+    HOSTS = 3
+
+    def setUp(self):
+        if not (DRIVER and os.access(DRIVER, os.X_OK)):
+            raise AssertionError("SESSION_DRIVER must name session_driver (got %r)" % DRIVER)
+        super().setUp()
+        self.drivers = []
+        self.addCleanup(self.end_drivers)
+
+    def end_drivers(self):
+        for d in self.drivers:
+            if d.proc.poll() is None:
+                try:
+                    d.terminate(60)
+                except AssertionError:
+                    pass
+
+    def start(self, hosts=None, profile=None, **settings):
+        f = self.fleet
+        cfg = f.write_config(settings=f.plugin_settings(hosts=hosts, **settings),
+                             profile=profile,
+                             agent={"command": FAKE_AGENT, "idle_timeout_s": 120,
+                                    "stop_grace_s": 1})
+        d = Driver(cfg, os.path.join(f.tmp, "driver%d.stderr" % len(self.drivers)))
+        self.drivers.append(d)
+        return d
+
+    def hang_session(self, d):
+        """A session whose agent runs (on some host) until it is killed."""
+        sid = d.create(prompt="wait", workspace=self.fleet.workspace,
+                       env={"FAKE_AGENT_MODE": "hang"})
+        d.wait_event(sid, "agent.init", timeout=60)
+        return sid
+
+    def placed(self, sid):
+        """The host whose working root holds the session's directory."""
+        def where():
+            for h in self.fleet.hosts:
+                if any(n.startswith("session-%s-" % sid) for n in self.fleet.session_dirs(h)):
+                    return h.name
+            return None
+        return wait_for(where, 30, what="the session directory of " + sid)
+
+    def log(self, d):
+        with open(d.stderr_path, errors="replace") as f:
+            return f.read()
+
+    def agent_pids(self, sid):
+        """The remote processes of a session's sandbox."""
+        return [p for p in pids_with_env("AGENTD_SSH_SANDBOX=session-" + sid)]
+
+    def test_load_is_spread_by_capacity_and_labels(self):
+        f = self.fleet
+        h1, h2, h3 = f.hosts
+        d = self.start(hosts={"h1": h1.settings(capacity=2, labels=["big"]),
+                              "h2": h2.settings(capacity=1),
+                              "h3": h3.settings(capacity=5, enabled=False)})
+        sids = [self.hang_session(d) for _ in range(3)]
+        where = [self.placed(s) for s in sids]
+        # Least loaded first (ties: the larger free capacity): h1 (0/2),
+        # h2 (0/1 beats 1/2), h1 (1/2 beats 1/1). The disabled host: never.
+        self.assertEqual(where, ["h1", "h2", "h1"])
+        self.assertEqual(len(f.session_dirs(h1)), 2)
+        self.assertEqual(len(f.session_dirs(h2)), 1)
+        self.assertEqual(f.session_dirs(h3), [])
+        # Every slot taken: the next session fails, saying so.
+        sid = d.create(prompt="one too many", workspace=f.workspace,
+                       env={"FAKE_AGENT_MODE": "hang"})
+        d.wait_state(sid, "failed", timeout=30)
+        self.assertIn("capacity", str(d.session_events(sid, "session.state")))
+        # A slot freed is a slot used again.
+        d.ok("stop", id=sids[1], timeout=60)
+        sid = self.hang_session(d)
+        self.assertEqual(self.placed(sid), "h2")
+
+    def test_labels_choose_the_host(self):
+        f = self.fleet
+        h1, h2, h3 = f.hosts
+        d = self.start(hosts={"h1": h1.settings(labels=["x86"]),
+                              "h2": h2.settings(labels=["gpu", "x86"]),
+                              "h3": h3.settings(labels=["gpu"])},
+                       profile={"labels": ["gpu", "x86"]})
+        for _ in range(2):
+            self.assertEqual(self.placed(self.hang_session(d)), "h2")
+
+    def test_pause_resume_and_a_stop_that_leaves_nothing(self):
+        f = self.fleet
+        d = self.start()
+        sid = self.hang_session(d)
+        pids = wait_for(lambda: self.agent_pids(sid), 30, what="the remote agent")
+        d.ok("pause", id=sid)
+        wait_for(lambda: all(process_state(p) == "T" for p in pids), 10,
+                 what="the remote processes to stop")
+        d.ok("resume", id=sid)
+        wait_for(lambda: all(process_state(p) in ("S", "R") for p in pids), 10,
+                 what="the remote processes to continue")
+        # The fake agent ignores SIGTERM: only the kill of the whole remote
+        # tree ends it.
+        d.ok("stop", id=sid, timeout=60)
+        wait_for(lambda: not self.agent_pids(sid), 15, what="no remote process left")
+        wait_for(lambda: all(f.session_dirs(h) == [] for h in f.hosts), 15,
+                 what="the session directory to be removed")
+
+    def test_a_host_going_down_fails_the_session_with_the_reason(self):
+        f = self.fleet
+        h1, h2, h3 = f.hosts
+        d = self.start(hosts={"h1": h1.settings(capacity=1), "h2": h2.settings(capacity=1),
+                              "h3": h3.settings(enabled=False)})
+        sid = self.hang_session(d)
+        self.assertEqual(self.placed(sid), "h1")
+        other = self.hang_session(d)
+        self.assertEqual(self.placed(other), "h2")
+        h1.stop()
+        d.wait_state(sid, "failed", timeout=30)
+        log = self.log(d)
+        self.assertIn("host h1 (127.0.0.1:%d) is down" % h1.port, log)
+        self.assertIn("the command failed: host h1 is down", log)
+        self.assertIn("sandbox.host_down", log)
+        # The session on the other host goes on.
+        self.assertEqual(d.ok("state", id=other)["state"], "running")
+        # h1 back: the health checks (running while sessions exist) see it,
+        # and a session is placed there again.
+        h1.start()
+        wait_for(lambda: "h1 (127.0.0.1:%d) is up again" % h1.port in self.log(d), 30,
+                 what="h1 to be seen up again")
+        self.assertEqual(self.placed(self.hang_session(d)), "h1")
+
+    def test_sessions_left_by_a_killed_agentd_are_reaped(self):
+        f = self.fleet
+        d = self.start()
+        sid = self.hang_session(d)
+        pids = wait_for(lambda: self.agent_pids(sid), 30, what="the remote agent")
+        d.kill()  # a crash: nothing is cleaned up
+        self.assertTrue(any(f.session_dirs(h) for h in f.hosts))
+        self.assertTrue(all(process_state(p) for p in pids))
+        d2 = self.start()
+        wait_for(lambda: not self.agent_pids(sid), 30, what="the orphan's processes killed")
+        wait_for(lambda: all(f.session_dirs(h) == [] for h in f.hosts), 30,
+                 what="the orphan's directory removed")
+        with open(d2.stderr_path, errors="replace") as log:
+            self.assertIn("reaping sandbox session-%s" % sid, log.read())
+
+
+if __name__ == "__main__":
+    main()
