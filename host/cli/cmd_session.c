@@ -26,6 +26,13 @@ static const char usage_text[] =
     "  resume SESSION           resume it\n"
     "  clone SESSION [--with-history]   a new session with the same settings\n"
     "  rm SESSION [--purge]     delete it (--purge: its events too)\n"
+    "  pending SESSION          what waits for a person: permission requests, questions\n"
+    "  approve SESSION REQUEST [--always [--rule RULE]]\n"
+    "                           allow a permission request (--always: and add a rule)\n"
+    "  deny SESSION REQUEST [--message TEXT]   deny it; the agent is told TEXT\n"
+    "  answer SESSION REQUEST --answer QUESTION=ANSWER ... | --decline [--message TEXT]\n"
+    "                           answer the agent's question(s)\n"
+    "  mode SESSION default|acceptEdits|plan   switch its permission mode\n"
     "\n"
     "--server URL: ws://HOST:PORT/ (default: $AGENTD_SERVER, else the config's listen\n"
     "address); --token: an API token (default: $AGENTD_TOKEN); --json: print the\n"
@@ -69,11 +76,111 @@ static void print_human(const char *sub, json_t *r)
         printf("deleted %s\n", json_string_value(json_object_get(r, "session")));
     } else if (strcmp(sub, "send") == 0) {
         printf("sent\n");
+    } else if (strcmp(sub, "pending") == 0) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(r, "pending"), i, p) {
+            char *input = json_dumps(json_object_get(p, "input"), JSON_COMPACT);
+            printf("%s  %-10s  %-12s  %s\n", json_string_value(json_object_get(p, "request_id")),
+                   json_string_value(json_object_get(p, "kind")),
+                   json_is_string(json_object_get(p, "tool"))
+                       ? json_string_value(json_object_get(p, "tool"))
+                       : "-",
+                   input != NULL ? input : "");
+            free(input);
+        }
+    } else if (strcmp(sub, "approve") == 0 || strcmp(sub, "deny") == 0 ||
+               strcmp(sub, "answer") == 0) {
+        const char *what = json_string_value(json_object_get(r, "decision"));
+        printf("%s: %s\n", json_string_value(json_object_get(r, "request_id")),
+               what != NULL ? what : json_string_value(json_object_get(r, "outcome")));
     } else {
         json_t *st = json_object_get(r, "state");
         printf("%s: %s\n", json_string_value(json_object_get(r, "id")),
                json_is_string(st) ? json_string_value(st) : "ok");
     }
+}
+
+/* "QUESTION=ANSWER": split at the last '=' (a question may hold one). */
+static int add_answer(json_t *answers, const char *arg)
+{
+    const char *eq = strrchr(arg, '=');
+    if (eq == NULL || eq == arg || eq[1] == '\0')
+        return usage("answer: --answer takes QUESTION=ANSWER:", arg);
+    char *q = strndup(arg, (size_t)(eq - arg));
+    if (q == NULL)
+        return CLI_FAILED;
+    json_t *prev = json_object_get(answers, q);
+    if (prev == NULL) {
+        json_object_set_new(answers, q, json_string(eq + 1));
+    } else { /* the same question twice: a multiSelect answer */
+        if (json_is_string(prev)) {
+            json_t *arr = json_pack("[O]", prev);
+            json_object_set_new(answers, q, arr);
+            prev = arr;
+        }
+        json_array_append_new(prev, json_string(eq + 1));
+    }
+    free(q);
+    return 0;
+}
+
+/* approve, deny, answer, mode, pending: answering what waits for a person. */
+static int build_answer(int argc, char **argv, const char **method, json_t *p)
+{
+    const char *sub = argv[0];
+    if (argc < 2 || argv[1][0] == '-')
+        return usage("needs a SESSION id:", sub);
+    json_object_set_new(p, "session", json_string(argv[1]));
+    if (strcmp(sub, "pending") == 0) {
+        *method = "session.get";
+        return argc == 2 ? 0 : usage("pending: unexpected argument", argv[2]);
+    }
+    if (strcmp(sub, "mode") == 0) {
+        *method = "session.set_permission_mode";
+        if (argc != 3)
+            return usage("mode: needs one of default, acceptEdits, plan", NULL);
+        json_object_set_new(p, "mode", json_string(argv[2]));
+        return 0;
+    }
+    if (argc < 3 || argv[2][0] == '-')
+        return usage("needs the REQUEST id (agentd session pending SESSION lists them):", sub);
+    json_object_set_new(p, "request_id", json_string(argv[2]));
+    *method = strcmp(sub, "answer") == 0 ? "question.answer" : "permission.respond";
+    if (strcmp(sub, "deny") == 0)
+        json_object_set_new(p, "decision", json_string("deny"));
+    else if (strcmp(sub, "approve") == 0)
+        json_object_set_new(p, "decision", json_string("allow"));
+    json_t *answers = json_object();
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = i + 1 < argc;
+        if (strcmp(sub, "approve") == 0 && strcmp(a, "--always") == 0) {
+            json_object_set_new(p, "decision", json_string("allow_always"));
+        } else if (strcmp(sub, "approve") == 0 && strcmp(a, "--rule") == 0 && has_value) {
+            json_object_set_new(p, "rule", json_string(argv[++i]));
+        } else if (strcmp(sub, "approve") != 0 && strcmp(a, "--message") == 0 && has_value) {
+            json_object_set_new(p, "message", json_string(argv[++i]));
+        } else if (strcmp(sub, "answer") == 0 && strcmp(a, "--decline") == 0) {
+            json_object_set_new(p, "decline", json_true());
+        } else if (strcmp(sub, "answer") == 0 && strcmp(a, "--answer") == 0 && has_value) {
+            int rc = add_answer(answers, argv[++i]);
+            if (rc != 0) {
+                json_decref(answers);
+                return rc;
+            }
+        } else {
+            json_decref(answers);
+            return usage("unexpected argument", a);
+        }
+    }
+    if (json_object_size(answers) > 0)
+        json_object_set(p, "answers", answers);
+    json_decref(answers);
+    if (strcmp(sub, "answer") == 0 && json_object_get(p, "answers") == NULL &&
+        json_object_get(p, "decline") == NULL)
+        return usage("answer: give --answer QUESTION=ANSWER, or --decline", NULL);
+    return 0;
 }
 
 /* Builds the method and params of a subcommand; CLI_USAGE on bad args. */
@@ -84,6 +191,10 @@ static int build(int argc, char **argv, const char **method, json_t **params)
     if (p == NULL)
         return CLI_FAILED;
     *params = p;
+    static const char *const answering[] = {"pending", "mode", "approve", "deny", "answer"};
+    for (size_t k = 0; k < sizeof answering / sizeof answering[0]; k++)
+        if (strcmp(sub, answering[k]) == 0)
+            return build_answer(argc, argv, method, p);
     if (strcmp(sub, "create") == 0) {
         *method = "session.create";
         for (int i = 1; i < argc; i++) {

@@ -41,6 +41,10 @@ function scripts(ws) {
       [say('planned')]],
     stop: [[tool('Write', { file_path: path.join(ws.stop, 'd.txt'), content: 'x\n' })],
       [say('never')]],
+    cli: [[tool('Write', { file_path: path.join(ws.cli, 'e.txt'), content: 'by the cli\n' })],
+      [tool('Bash', { command: 'touch cli-denied.txt' })],
+      [tool('AskUserQuestion', q)],
+      [say('cli done')]],
   };
 }
 
@@ -63,7 +67,7 @@ describe('live approvals', () => {
 
   before(async () => {
     srv = new Server();
-    for (const k of ['once', 'rules', 'timeout', 'always', 'question', 'mode', 'stop']) {
+    for (const k of ['once', 'rules', 'timeout', 'always', 'question', 'mode', 'stop', 'cli']) {
       ws[k] = path.join(srv.dir, 'ws-' + k);
       fs.mkdirSync(ws[k], { recursive: true });
     }
@@ -267,10 +271,44 @@ describe('live approvals', () => {
     assert.ok(!fs.existsSync(path.join(ws.stop, 'd.txt')));
   });
 
+  test('the agentd CLI lists, approves, denies and answers', async () => {
+    srv.cliEnv = { AGENTD_TOKEN: editor.token, AGENTD_SERVER: srv.url };
+    const sid = await session('cli');
+    const first = (await waitEvent(sid, 'permission.requested')).data;
+    let r = srv.cli('session', 'pending', sid, '--json');
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out).pending.map((p) => p.request_id), [first.request_id]);
+    r = srv.cli('session', 'pending', sid);
+    assert.match(r.out, new RegExp(`${first.request_id}\\s+permission\\s+Write`));
+    r = srv.cli('session', 'approve', sid);
+    assert.equal(r.code, 2, 'usage: no request id');
+    r = srv.cli('session', 'approve', sid, first.request_id);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /allow/);
+    r = srv.cli('session', 'approve', sid, first.request_id);
+    assert.equal(r.code, 1, 'a second answer fails');
+    assert.match(r.err, /not pending/);
+    const second = (await waitEvent(sid, 'permission.requested', 2)).data;
+    r = srv.cli('session', 'deny', sid, second.request_id, '--message', 'no touching');
+    assert.equal(r.code, 0, r.err);
+    const asked = (await waitEvent(sid, 'question.asked')).data;
+    r = srv.cli('session', 'answer', sid, asked.request_id, '--answer', 'Which colour?=red');
+    assert.equal(r.code, 0, r.err);
+    await waitEvent(sid, 'agent.result');
+    assert.equal(fs.readFileSync(path.join(ws.cli, 'e.txt'), 'utf8'), 'by the cli\n');
+    assert.ok(!fs.existsSync(path.join(ws.cli, 'cli-denied.txt')));
+    assert.deepEqual(ofType(ed, sid, 'question.answered')[0].data.answers, { 'Which colour?': 'red' });
+    const results = ofType(ed, sid, 'agent.tool_result').map((e) => JSON.stringify(e.data.content));
+    assert.ok(results[1].includes('no touching'), results[1]);
+    r = srv.cli('session', 'mode', sid, 'acceptEdits');
+    assert.equal(r.code, 0, r.err);
+    assert.equal((await ed.call('session.get', { session: sid })).result.settings.permission_mode, 'acceptEdits');
+  });
+
   test('/metrics has the sandbox start latency of the sessions that ran', async () => {
     const text = await metrics();
     const count = Number(/^agentd_sandbox_start_seconds_count\{profile="local"\} (\d+)$/m.exec(text)?.[1]);
-    assert.ok(count >= 7, text);
+    assert.ok(count >= 8, text);
     const inf = Number(/^agentd_sandbox_start_seconds_bucket\{profile="local",le="\+Inf"\} (\d+)$/m.exec(text)?.[1]);
     assert.equal(inf, count);
     const sum = Number(/^agentd_sandbox_start_seconds_sum\{profile="local"\} ([\d.]+)$/m.exec(text)?.[1]);
