@@ -42,6 +42,15 @@ static void print_event(json_t *ev, int json)
     printf("[%lld] %s %s\n", (long long)json_integer_value(json_object_get(ev, "seq")),
            type != NULL ? type : "?", d != NULL ? d : "");
     free(d);
+    /* Someone watching is likely the one to answer: say how. */
+    const char *sid = json_string_value(json_object_get(ev, "session"));
+    const char *rid = json_string_value(json_object_get(data, "request_id"));
+    if (type != NULL && sid != NULL && rid != NULL && strcmp(type, "permission.requested") == 0)
+        printf("      waiting for a person: agentd session approve %s %s [--always]"
+               " | agentd session deny %s %s [--message TEXT]\n", sid, rid, sid, rid);
+    else if (type != NULL && sid != NULL && rid != NULL && strcmp(type, "question.asked") == 0)
+        printf("      waiting for a person: agentd session answer %s %s --answer "
+               "\"QUESTION=ANSWER\" | --decline\n", sid, rid);
 }
 
 int cli_cmd_attach(int argc, char **argv, const cli_global_t *g)
