@@ -72,6 +72,7 @@ static const struct {
     {"session_timeout_minutes", "limits.session_timeout_minutes"},
     {"max_message_bytes", "limits.max_message_bytes"},
     {"max_config_bytes", "limits.max_config_bytes"},
+    {"max_pending_requests", "limits.max_pending_requests"},
     {"sandbox", "default_sandbox"},
     {"profiles", "sandboxes"},
 };
@@ -766,6 +767,7 @@ static void load_limits(loader_t *L, const cfg_path_t *rp)
     lim->session_timeout_minutes = (unsigned)v[3];
     lim->max_message_bytes = (size_t)v[4];
     lim->max_config_bytes = (size_t)v[5];
+    lim->max_pending_requests = (unsigned)v[6];
 }
 
 static char *opt_string(loader_t *L, json_t *obj, cfg_node_t *node, const cfg_path_t *p,

@@ -64,6 +64,7 @@ typedef struct host_limits {
     unsigned session_timeout_minutes;  /* default per session, 1..240: 60 */
     size_t max_message_bytes;          /* one API message: 1 MiB */
     size_t max_config_bytes;           /* the config file itself: 4 MiB */
+    unsigned max_pending_requests;     /* per session, waiting for a person: 32 */
 } host_limits_t;
 
 /* "agent": how the Claude Code CLI is run for sessions. */

@@ -208,7 +208,7 @@ typedef struct cfg_int_key {
     long long min, max, def;
 } cfg_int_key_t;
 /* "limits", in the order of host_limits_t. */
-#define CFG_LIMIT_KEY_COUNT 6
+#define CFG_LIMIT_KEY_COUNT 7
 extern const cfg_int_key_t cfg_limit_keys[CFG_LIMIT_KEY_COUNT];
 #define CFG_PORT_MIN 1
 #define CFG_PORT_MAX 65535

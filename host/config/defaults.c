@@ -35,7 +35,8 @@ const char cfg_default_text[] =
     "    \"max_sessions\": 64,\n"
     "    \"session_timeout_minutes\": 60,\n"
     "    \"max_message_bytes\": 1048576,\n"
-    "    \"max_config_bytes\": 4194304\n"
+    "    \"max_config_bytes\": 4194304,\n"
+    "    \"max_pending_requests\": 32\n"
     "  },\n"
     "  \"agent\": {\n"
     "    \"command\": \"claude\",\n"
@@ -77,6 +78,7 @@ const cfg_int_key_t cfg_limit_keys[CFG_LIMIT_KEY_COUNT] = {
     {"session_timeout_minutes", 1, 240, 60},
     {"max_message_bytes", 1024, 64LL * 1024 * 1024, 1024 * 1024},
     {"max_config_bytes", 1024, 64LL * 1024 * 1024, 4 * 1024 * 1024},
+    {"max_pending_requests", 1, 1024, 32},
 };
 
 const char *host_config_default_text(void)

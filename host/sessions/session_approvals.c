@@ -315,6 +315,20 @@ static void ask_person(host_session_t *s, session_ask_kind_t kind, const char *r
         session_error(s, "the agent repeated request %s; the first stands", request_id);
         return;
     }
+    size_t waiting = 0;
+    for (session_pending_t *q = s->pending; q != NULL; q = q->next)
+        waiting++;
+    unsigned limit = s->mgr->ctx->config->limits.max_pending_requests;
+    if (waiting >= limit) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "denied by agentd: %zu requests already wait for a person "
+                 "(limits.max_pending_requests)", waiting);
+        answer_deny(s, request_id, msg);
+        remember_settled(s, request_id, "denied by limit");
+        emit_decided(s, request_id, tool, 0, NULL, "limit", NULL, msg);
+        return;
+    }
     session_pending_t *p = park(s, kind, request_id, tool, input, rule);
     if (p == NULL) {
         answer_deny(s, request_id, "denied by agentd: out of memory");

@@ -21,6 +21,11 @@ setting):
   FAKE_AGENT_MODE=linger    for the first user message: system/init and a
                             result; then never exits, not even when its input
                             ends, and ignores SIGTERM
+  FAKE_AGENT_MODE=ask       for each user message: system/init, then
+                            FAKE_AGENT_ASKS (default 3) can_use_tool requests
+                            for Write at once (request ids ask-<i>), then a
+                            result once every one was answered, whose text is
+                            the answers' behaviours as JSON {id: behavior}
 
 Every line goes to stdout; stderr gets nothing. It exits when its input ends.
 Only the standard library is used.
@@ -143,11 +148,37 @@ def fixed_result():
         line(res)
 
 
+def ask():
+    n = int(os.environ.get("FAKE_AGENT_ASKS", "3"))
+    waiting = False
+    answers = {}
+    for raw in sys.stdin.buffer:
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            continue
+        if msg.get("type") == "user" and not waiting:
+            init()
+            answers = {}
+            for i in range(n):
+                line({"type": "control_request", "request_id": "ask-%d" % i,
+                      "request": {"subtype": "can_use_tool", "tool_name": "Write",
+                                  "input": {"file_path": os.path.join(os.getcwd(), "f%d" % i),
+                                            "content": "x"}}})
+            waiting = True
+        elif msg.get("type") == "control_response" and waiting:
+            r = msg.get("response", {})
+            answers[r.get("request_id")] = r.get("response", {}).get("behavior")
+            if len(answers) == n:
+                line(result(json.dumps(answers, sort_keys=True)))
+                waiting = False
+
+
 def main():
     mode = os.environ.get("FAKE_AGENT_MODE", "result")
     try:
         {"hang": hang, "garbage": garbage, "flood": flood, "result": fixed_result,
-         "linger": linger}[mode]()
+         "linger": linger, "ask": ask}[mode]()
     except BrokenPipeError:
         pass
     return 0

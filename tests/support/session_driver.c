@@ -21,6 +21,8 @@
  *        -> {..., "events": [{session, seq, ts, type, data, raw_len, raw}], "last": N}
  *           (raw is the agent's line when it is valid UTF-8, else null)
  *   {"op":"flush"}                          commits (and so prints) pending events
+ *   {"op":"respond","id":ID,"request_id":R,"decision":"allow|allow_always|deny",
+ *    "message":M?,"rule":R?}                answers a permission request
  * A failure is {"reply":OP,"ok":false,"error":"...","code":-N}.
  *
  * Every committed event of every session is printed as soon as the event
@@ -247,6 +249,15 @@ static void command(driver_t *d, const char *line, size_t len)
         } else {
             json_decref(arr);
         }
+    } else if (strcmp(op, "respond") == 0) {
+        const char *rid = json_string_value(json_object_get(cmd, "request_id"));
+        const char *dec = json_string_value(json_object_get(cmd, "decision"));
+        rc = host_sessions_permission_respond(
+            ss, id != NULL ? id : "", rid != NULL ? rid : "", dec != NULL ? dec : "",
+            json_string_value(json_object_get(cmd, "message")),
+            json_string_value(json_object_get(cmd, "rule")), "session_driver", &err);
+        if (rc == 0)
+            reply_ok(op, cmd, NULL, NULL);
     } else if (strcmp(op, "flush") == 0) {
         rc = host_event_log_flush(d->rt.log, &err);
         if (rc == 0)

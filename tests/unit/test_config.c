@@ -111,6 +111,7 @@ static void assert_is_defaults(const host_config_t *c)
     assert_int_equal(c->limits.max_sessions, 64);
     assert_int_equal(c->limits.session_timeout_minutes, 60);
     assert_int_equal(c->limits.max_message_bytes, 1048576);
+    assert_int_equal(c->limits.max_pending_requests, 32);
     assert_int_equal(c->limits.max_config_bytes, 4194304);
 }
 
@@ -359,6 +360,7 @@ static void test_limits_bounds(void **state)
         {"shutdown_timeout_ms", 100, 600000},   {"plugin_stop_timeout_ms", 100, 600000},
         {"max_sessions", 1, 10000},             {"session_timeout_minutes", 1, 240},
         {"max_message_bytes", 1024, 67108864},  {"max_config_bytes", 1024, 67108864},
+        {"max_pending_requests", 1, 1024},
     };
     char text[256], path[64], range[64];
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {

@@ -63,6 +63,41 @@ class FakeAgentSessions(SessionCase):
         self.assertLess((exited["ts"] - result["ts"]) / 1000.0, 1 + 5)
         self.assertFalse(d.ok("busy", id=sid)["busy"])
 
+    def test_requests_beyond_the_pending_limit_are_denied_at_once(self):
+        # Five requests at once, at most two may wait for a person: three are
+        # denied by the limit; the two that wait are settled by answers, and
+        # a second answer is refused.
+        cfg = {"command": FAKE_AGENT, "stop_grace_s": 1}
+        self.write_config(cfg, extra={"limits": {"max_pending_requests": 2}})
+        d = self.d = self.start_driver()
+        sid = d.create(prompt="ask", workspace=self.workspace,
+                       env={"FAKE_AGENT_MODE": "ask", "FAKE_AGENT_ASKS": "5"})
+        d.wait_event(sid, "permission.decided", count=3, timeout=30)
+        d.wait_state(sid, "waiting")
+        limited = [e["data"] for e in d.session_events(sid, "permission.decided")]
+        self.assertEqual([x["by"] for x in limited], ["limit"] * 3, limited)
+        self.assertIn("limits.max_pending_requests", limited[0]["reason"])
+        asked = [e["data"]["request_id"] for e in d.session_events(sid, "permission.requested")]
+        self.assertEqual(asked, ["ask-0", "ask-1"])
+        pending = [p["request_id"] for p in d.get(sid)["pending"]]
+        self.assertEqual(pending, ["ask-0", "ask-1"])
+        bad = d.request("respond", id=sid, request_id="ask-0", decision="maybe")
+        self.assertFalse(bad["ok"])
+        self.assertEqual(bad["code"], EINVAL)
+        self.assertIn("decision", bad["error"])
+        d.ok("respond", id=sid, request_id="ask-0", decision="allow")
+        d.ok("respond", id=sid, request_id="ask-1", decision="deny", message="no")
+        again = d.request("respond", id=sid, request_id="ask-1", decision="allow")
+        self.assertFalse(again["ok"])
+        self.assertEqual(again["code"], ESTATE)
+        self.assertIn("denied by person", again["error"])
+        result = d.wait_event(sid, "agent.result", timeout=30)["data"]
+        self.assertEqual(json.loads(result["result"]),
+                         {"ask-0": "allow", "ask-1": "deny", "ask-2": "deny", "ask-3": "deny",
+                          "ask-4": "deny"})
+        d.wait_state(sid, "idle")
+        self.assertEqual(d.get(sid)["pending"], [])
+
     def test_malformed_and_very_long_lines_become_events(self):
         d = self.start({"idle_timeout_s": 60})
         sid = d.create(prompt="print garbage", workspace=self.workspace,
