@@ -67,6 +67,7 @@ static void emit_decided(host_session_t *s, const char *request_id, const char *
 
 static void write_control_response_error(host_session_t *s, const char *request_id,
                                          const char *msg);
+static void follow_plan_exit(host_session_t *s, const char *tool, const char *who);
 
 /* ---- pending requests -------------------------------------------------------------- */
 
@@ -197,6 +198,8 @@ static void settle(host_session_t *s, session_pending_t *p, int allow, json_t *u
              who != NULL ? " " : "", who != NULL ? who : "");
     remember_settled(s, p->request_id, how);
     emit_decided(s, p->request_id, p->tool, allow, rule, by, who, reason);
+    if (allow)
+        follow_plan_exit(s, p->tool, who != NULL ? who : by);
     pending_free(p);
     update_waiting(s);
 }
@@ -388,6 +391,8 @@ static void decide_tool_request(host_session_t *s, const char *request_id, json_
     remember_settled(s, request_id, allow ? "allowed by a rule" : "denied by a rule");
     emit_decided(s, request_id, tool, allow, res.rule[0] != '\0' ? res.rule : NULL, res.by, NULL,
                  res.reason);
+    if (allow)
+        follow_plan_exit(s, tool, res.by);
 }
 
 /* A control_response to a request of ours (set_permission_mode). */
@@ -702,17 +707,12 @@ int host_sessions_question_answer(host_sessions_t *m, const char *id, const char
 
 /* ---- permission mode ------------------------------------------------------------------- */
 
-int host_sessions_set_permission_mode(host_sessions_t *m, const char *id, const char *mode,
-                                      const char *who, agentd_err_t *err)
+/* Records a mode in the settings (the next run starts in it), tells a
+ * running agent when asked to, and says so in a `session.permission_mode`
+ * event. */
+static int apply_mode(host_session_t *s, const char *mode, const char *who, int tell_agent,
+                      agentd_err_t *err)
 {
-    host_session_t *s = NULL;
-    int rc = live_session(m, id, &s, err);
-    if (rc != 0)
-        return rc;
-    if (strcmp(mode, "default") != 0 && strcmp(mode, "acceptEdits") != 0 &&
-        strcmp(mode, "plan") != 0)
-        return agentd_err_set(err, AGENTD_EINVAL,
-                              "mode: \"default\", \"acceptEdits\" or \"plan\"");
     const char *prev = json_string_value(json_object_get(s->settings, "permission_mode"));
     char previous[16];
     snprintf(previous, sizeof previous, "%s", prev != NULL ? prev : "default");
@@ -725,7 +725,7 @@ int host_sessions_set_permission_mode(host_sessions_t *m, const char *id, const 
     s->settings = st;
     session_store_save(s);
     int told = 0;
-    if (s->runner != NULL && s->runner_started && host_runner_running(s->runner)) {
+    if (tell_agent && s->runner != NULL && s->runner_started && host_runner_running(s->runner)) {
         char line[160];
         int n = snprintf(line, sizeof line,
                          "{\"type\":\"control_request\",\"request_id\":\"agentd-mode-%u\","
@@ -738,4 +738,30 @@ int host_sessions_set_permission_mode(host_sessions_t *m, const char *id, const 
                            "agent_told", told, "who", who),
                  NULL, 0);
     return 0;
+}
+
+/* Claude Code leaves plan mode by itself once ExitPlanMode is allowed (it
+ * then runs in the default mode): agentd follows, so the plan phase's rules
+ * stop applying too. */
+static void follow_plan_exit(host_session_t *s, const char *tool, const char *who)
+{
+    const char *pm = json_string_value(json_object_get(s->settings, "permission_mode"));
+    agentd_err_t err = {{0}};
+    if (tool != NULL && strcmp(tool, "ExitPlanMode") == 0 && pm != NULL &&
+        strcmp(pm, "plan") == 0 && apply_mode(s, "default", who, 0, &err) != 0)
+        session_error(s, "could not record the end of plan mode: %s", err.msg);
+}
+
+int host_sessions_set_permission_mode(host_sessions_t *m, const char *id, const char *mode,
+                                      const char *who, agentd_err_t *err)
+{
+    host_session_t *s = NULL;
+    int rc = live_session(m, id, &s, err);
+    if (rc != 0)
+        return rc;
+    if (strcmp(mode, "default") != 0 && strcmp(mode, "acceptEdits") != 0 &&
+        strcmp(mode, "plan") != 0)
+        return agentd_err_set(err, AGENTD_EINVAL,
+                              "mode: \"default\", \"acceptEdits\" or \"plan\"");
+    return apply_mode(s, mode, who, 1, err);
 }

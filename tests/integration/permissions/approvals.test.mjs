@@ -38,7 +38,10 @@ function scripts(ws) {
     question: [[tool('AskUserQuestion', q)], [say('thanks')]],
     mode: [[say('hello')],
       [tool('Write', { file_path: path.join(ws.mode, 'plan.txt'), content: 'x\n' })],
-      [say('planned')]],
+      [say('planned')],
+      [tool('ExitPlanMode', { plan: 'write plan.txt' })],
+      [tool('Write', { file_path: path.join(ws.mode, 'plan.txt'), content: 'x\n' })],
+      [say('executed')]],
     stop: [[tool('Write', { file_path: path.join(ws.stop, 'd.txt'), content: 'x\n' })],
       [say('never')]],
     cli: [[tool('Write', { file_path: path.join(ws.cli, 'e.txt'), content: 'by the cli\n' })],
@@ -256,6 +259,24 @@ describe('live approvals', () => {
     await waitEvent(sid, 'agent.result', 2);
     assert.ok(!fs.existsSync(path.join(ws.mode, 'plan.txt')));
     assert.deepEqual(ofType(ed, sid, 'error').map((e) => e.data.message), []);
+
+    // Leaving plan mode is a person's decision (ExitPlanMode); once allowed,
+    // the agent runs in the default mode and so does agentd's engine: the
+    // write now asks (it no longer is the plan phase's deny).
+    assert.ok((await ed.call('session.send', { session: sid, text: 'go ahead' })).result);
+    const exit = (await waitEvent(sid, 'permission.requested')).data;
+    assert.equal(exit.tool, 'ExitPlanMode');
+    r = await ed.call('permission.respond', { session: sid, request_id: exit.request_id, decision: 'allow' });
+    assert.ok(r.result, JSON.stringify(r.error));
+    const back = (await waitEvent(sid, 'session.permission_mode', 2)).data;
+    assert.deepEqual([back.mode, back.previous, back.agent_told], ['default', 'plan', false]);
+    const write = (await waitEvent(sid, 'permission.requested', 2)).data;
+    assert.equal(write.tool, 'Write');
+    r = await ed.call('permission.respond', { session: sid, request_id: write.request_id, decision: 'allow' });
+    assert.ok(r.result, JSON.stringify(r.error));
+    await waitEvent(sid, 'agent.result', 3);
+    assert.ok(fs.existsSync(path.join(ws.mode, 'plan.txt')));
+    assert.equal((await ed.call('session.get', { session: sid })).result.settings.permission_mode, 'default');
   });
 
   test('stopping a session withdraws what waits for a person', async () => {
