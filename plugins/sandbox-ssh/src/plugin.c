@@ -204,7 +204,8 @@ static int plugin_init(const agentd_host_api_t *api, agentd_host_t *host,
 static void stop_tick(void *ud)
 {
     ssh_plugin_t *pl = ud;
-    if (pl->sandboxes != NULL || pl->rcmds != NULL || pl->lists_in_flight > 0)
+    if (pl->sandboxes != NULL || pl->rcmds != NULL || pl->lists_in_flight > 0 ||
+        pl->removals > 0)
         return;
     if (pl->stopping == 1) {
         pl->stopping = 2;

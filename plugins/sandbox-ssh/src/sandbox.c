@@ -258,6 +258,11 @@ static void try_place(create_op_t *op)
         on_connected(op, AGENTD_ENOMEM, "out of memory");
 }
 
+static void place_deferred(void *ud)
+{
+    try_place(ud);
+}
+
 /* Profile env, with ${secret:NAME} values read now, then the spec's. */
 static int build_env(ssh_plugin_t *pl, agentd_sandbox_t *sb, const ssh_profile_t *prof,
                      const agentd_sandbox_spec_t *spec, agentd_err_t *err)
@@ -350,7 +355,14 @@ int ssh_sandbox_create(ssh_plugin_t *pl, const agentd_sandbox_spec_t *spec,
         return rc;
     }
     op->sb->host = NULL;
-    try_place(op);
+    /* Never call back inside create(): the caller has not seen it return. */
+    rc = ssh_defer(pl, place_deferred, op);
+    if (rc != 0) {
+        ssh_sandbox_forget(op->sb);
+        ssh_profile_clear(&op->prof);
+        free(op);
+        return agentd_err_set(err, rc, "cannot schedule the placement");
+    }
     return 0;
 }
 
@@ -400,6 +412,7 @@ typedef struct remove_op {
 
 static void remove_finish(remove_op_t *op, int status)
 {
+    op->host->pl->removals--;
     if (op->cb != NULL)
         op->cb(op->ud, status);
     free(op->id);
@@ -446,6 +459,13 @@ static void on_remove_connected(void *ud, int status, const char *msg)
         remove_finish(op, rc);
 }
 
+static void remove_begin(void *ud)
+{
+    remove_op_t *op = ud;
+    if (ssh_host_connect(op->host, on_remove_connected, op) != 0)
+        on_remove_connected(op, AGENTD_ENOMEM, "out of memory");
+}
+
 int ssh_remove_dir(ssh_host_t *h, const char *id, agentd_done_cb cb, void *ud,
                    agentd_err_t *err)
 {
@@ -457,11 +477,13 @@ int ssh_remove_dir(ssh_host_t *h, const char *id, agentd_done_cb cb, void *ud,
     op->host = h;
     op->cb = cb;
     op->ud = ud;
-    if (ssh_host_connect(h, on_remove_connected, op) != 0) {
+    /* Deferred: cb never runs inside destroy() or reap(). */
+    if (ssh_defer(h->pl, remove_begin, op) != 0) {
         free(op->id);
         free(op);
         return agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
     }
+    h->pl->removals++;
     return 0;
 }
 
@@ -475,6 +497,8 @@ static void on_destroyed(void *ud, int status)
 {
     destroy_op_t *op = ud;
     agentd_sandbox_t *sb = op->sb;
+    sb->pl->api->log(sb->pl->host, status == 0 ? AGENTD_LOG_DEBUG : AGENTD_LOG_WARN,
+                     "sandbox %s destroyed: %s", sb->id, agentd_strerror(status));
     /* The remote tree is dead: end whatever ssh is still attached to it. */
     for (agentd_exec_t *ex = sb->execs; ex != NULL; ex = ex->next)
         ssh_exec_abort(ex, NULL);

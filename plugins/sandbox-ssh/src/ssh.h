@@ -153,6 +153,7 @@ struct ssh_plugin {
     ssh_rcmd_t *rcmds;              /* remote scripts in flight */
     struct ssh_orphan *orphans;     /* from the last list() */
     unsigned lists_in_flight;
+    unsigned removals;              /* destroys and reaps in flight */
     unsigned processes;             /* agent, masters, ssh-add alive */
     agentd_timer_t *stop_timer;
     agentd_done_cb stop_done;

@@ -317,7 +317,7 @@ class Fleet:
         prof.update(profile or {})
         cfg = {
             "data_dir": self.data_dir,
-            "log": {"level": "info", "format": "text"},
+            "log": {"level": os.environ.get("SSH_TEST_LOG", "info"), "format": "text"},
             "plugins": {"dirs": [PLUGIN_DIR] if PLUGIN_DIR else [],
                         "load": ["sandbox-ssh"],
                         "settings": {"sandbox-ssh": settings if settings is not None
