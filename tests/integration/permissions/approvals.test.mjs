@@ -91,8 +91,12 @@ describe('live approvals', () => {
   after(async () => {
     await ed?.close();
     await vw?.close();
+    await srv.stop();
+    // A clean exit: under ASan a leak or an error would make it non-zero.
+    const exit = await srv.exited;
     await srv.cleanup();
     model?.proc.kill('SIGKILL');
+    assert.deepEqual([exit.code, exit.sig], [0, null], srv.logs.slice(-6000));
   });
 
   async function session(name, extra = {}) {
