@@ -2,9 +2,10 @@
  * The repository cache: one bare mirror per repository URL per host, at
  * <root>/.agentd-cache/<hash of the URL>.git. The first session for a
  * repository fills it (git clone --mirror); later ones fetch into it. A
- * workspace is then a clone with --reference to the mirror: objects are
- * borrowed from the mirror (git alternates), so a session starts without
- * copying the history, and the remote it pushes to is the real URL. The
+ * workspace is then a local clone of the mirror with --shared (the mirror
+ * is its --reference: objects are borrowed through git alternates), so a
+ * session starts without copying the history and without asking the
+ * remote again; its `origin` is then set back to the real URL. The
  * mirror is updated under flock(1), so concurrent sessions of the same
  * repository on one host do not race; the workspaces are independent.
  */
@@ -35,5 +36,6 @@ void ssh_script_repo_checkout(ssh_str_t *b, const ssh_host_t *h, const char *url
                 "    echo agentd-cache=miss\n"
                 "  fi\n"
                 ") 9>\"$m.lock\"\n"
-                "git clone --quiet --reference \"$m\" -- \"$u\" \"$w\" >&2\n");
+                "git clone --quiet --shared -- \"$m\" \"$w\" >&2\n"
+                "git -C \"$w\" remote set-url origin \"$u\"\n");
 }
