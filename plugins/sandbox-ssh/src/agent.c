@@ -6,7 +6,9 @@
  * never in argv, never in a log. ssh finds the agent through SSH_AUTH_SOCK.
  * A key_file (mode 0600, owned by agentd's user) is loaded by its path.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "ssh.h"
 
 #include <errno.h>

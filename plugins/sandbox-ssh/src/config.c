@@ -4,7 +4,9 @@
  * the defaults; the `hosts` object is ours to check, and every error names
  * the field.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "ssh.h"
 
 #include <jansson.h>

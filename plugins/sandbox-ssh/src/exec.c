@@ -11,7 +11,9 @@
  * environment value or cwd under it is rewritten to the remote workspace.
  * HOME and CLAUDE_CONFIG_DIR are always the session directory's own.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "ssh.h"
 
 #include <signal.h>

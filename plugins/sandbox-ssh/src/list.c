@@ -5,7 +5,9 @@
  * runs there and remove the directory). Hosts that cannot be reached are
  * skipped with a warning; the final status is 0 if every host answered.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "ssh.h"
 
 #include <stdio.h>

@@ -2,7 +2,9 @@
  * sandbox-ssh: the descriptor, the settings it declares, init/stop/fini,
  * and the sandbox vtable as thin calls into the other files (ssh.h).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "ssh.h"
 
 #include <agentd/agentd.h>

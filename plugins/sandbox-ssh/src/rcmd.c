@@ -4,7 +4,9 @@
  * and handed to the callback when it exits. Used for everything but the
  * agent's own command: session directories, signals, lists, health checks.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "ssh.h"
 
 #include <stdio.h>

@@ -8,7 +8,9 @@
  * environment: that is how a signal or a kill finds the whole remote tree,
  * including processes that left the process group.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "ssh.h"
 
 #include <stdio.h>

@@ -3,7 +3,9 @@
  * scripts may carry environment values that are secrets, so the buffer is
  * wiped before it is freed or grown.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "ssh.h"
 
 #include <stdarg.h>

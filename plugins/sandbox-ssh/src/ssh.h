@@ -3,8 +3,8 @@
  *
  *   config.c     settings and profiles (hosts, keys, limits)
  *   agent.c      a private ssh-agent holding the key (never on disk, never argv)
- *   transport.c  the ssh command line, one ControlMaster per host, error
- *                classification, retries with exponential backoff
+ *   transport.c  the ssh command line, one ControlMaster per host, retries
+ *   failure.c    what an ssh failure means; the exponential backoff
  *   rcmd.c       one remote script over the pooled connection, output collected
  *   health.c     periodic checks that mark hosts down and back up
  *   placement.c  least-loaded enabled host with capacity and labels
