@@ -108,6 +108,7 @@ static void placement_least_loaded_with_labels(void **state)
     /* Already tried b: a. */
     assert_ptr_equal(ssh_place(&pl, &any, 1ull << b->index, msg, sizeof msg), a);
     /* c is full. */
+    assert_int_equal(c->load, c->capacity);
     assert_null(ssh_place(&pl, &want_c, 0, msg, sizeof msg));
     assert_non_null(strstr(msg, "capacity"));
     /* A host whose last connection failed comes after the others. */
