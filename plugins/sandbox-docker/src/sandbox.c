@@ -104,7 +104,7 @@ static int simple(agentd_sandbox_t *sb, const char *method, const char *suffix,
  * user (all) or the marker in their environment (one exec and what it
  * started), from a short shell run as the sandbox's user. */
 static const char signal_script[] =
-    "if [ -z \"$2\" ]; then kill -s \"$1\" -1 2>/dev/null; exit 0; fi\n"
+    "if [ -z \"$2\" ]; then kill -s \"$1\" -- -1 2>/dev/null; exit 0; fi\n"
     "for d in /proc/[0-9]*; do p=${d#/proc/}; [ \"$p\" = \"$$\" ] && continue\n"
     "  if tr '\\000' '\\n' < \"$d/environ\" 2>/dev/null | grep -qx \"AGENTD_EXEC_ID=$2\"; then\n"
     "    kill -s \"$1\" \"$p\" 2>/dev/null; fi; done; exit 0\n";
