@@ -12,6 +12,10 @@
 #define COMPONENT "api"
 #define REPLAY_PAGE 64
 #define WRITE_BUDGET (1024 * 1024) /* bytes per writeable callback */
+/* Bytes per write at most: what lws hands the socket in one call (the
+ * protocol's rx_buffer_size, below); more would be copied into lws' own
+ * buffer first. */
+#define BATCH_BYTES 65536
 
 uint64_t api_now_ms(void)
 {
@@ -124,31 +128,76 @@ void api_kill(api_conn_t *c, int status, const char *reason)
 
 /* ---- events and subscriptions ---- */
 
-/* {"jsonrpc":"2.0","method":"event","params":{session, seq, ts, type, data}} */
-static char *event_text(const host_event_t *ev, size_t *len)
+/* A JSON string literal of s (quotes included) at out; returns its length.
+ * out has room for 6 * strlen(s) + 2 bytes. Session ids and types are
+ * printable ASCII (the event log checks them), so this is short work. */
+static size_t json_quote(char *out, const char *s)
 {
-    json_t *sj = json_string(ev->session_id), *tj = json_string(ev->type);
-    char *s = sj != NULL ? json_dumps(sj, JSON_ENCODE_ANY) : NULL;
-    char *t = tj != NULL ? json_dumps(tj, JSON_ENCODE_ANY) : NULL;
-    json_decref(sj);
-    json_decref(tj);
-    char *out = NULL;
-    if (s != NULL && t != NULL) {
-        size_t cap = strlen(s) + strlen(t) + ev->data_len + 160;
-        out = malloc(cap);
-        if (out != NULL) {
-            int n = snprintf(out, cap,
-                             "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"session\":%s,"
-                             "\"seq\":%llu,\"ts\":%llu,\"type\":%s,\"data\":",
-                             s, (unsigned long long)ev->seq, (unsigned long long)ev->ts_ms, t);
-            memcpy(out + n, ev->data_json, ev->data_len);
-            memcpy(out + n + ev->data_len, "}}", 3);
-            *len = (size_t)n + ev->data_len + 2;
+    static const char hex[] = "0123456789abcdef";
+    char *p = out;
+    *p++ = '"';
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            *p++ = '\\';
+            *p++ = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            memcpy(p, "\\u00", 4);
+            p[4] = hex[ch >> 4];
+            p[5] = hex[ch & 15];
+            p += 6;
+        } else {
+            *p++ = (char)ch;
         }
     }
-    free(s);
-    free(t);
-    return out;
+    *p++ = '"';
+    return (size_t)(p - out);
+}
+
+/* {"jsonrpc":"2.0","method":"event","params":{session, seq, ts, type, data}}
+ * as one queued message (LWS_PRE headroom before the text: the writer puts
+ * the frame header there). Built once per event; each further subscriber
+ * gets a copy. */
+static out_msg_t *event_msg(const host_event_t *ev)
+{
+    static const char head[] = "{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{\"session\":";
+    size_t slen = strlen(ev->session_id), tlen = strlen(ev->type);
+    if (slen > 4096 || tlen > 4096 || ev->data_len > SIZE_MAX / 2)
+        return NULL;
+    size_t cap = sizeof head + 6 * (slen + tlen) + 4 + ev->data_len + 96;
+    out_msg_t *m = malloc(sizeof *m + LWS_PRE + cap);
+    if (m == NULL)
+        return NULL;
+    memset(m, 0, sizeof *m);
+    char *out = (char *)m->buf + LWS_PRE, *p = out;
+    memcpy(p, head, sizeof head - 1);
+    p += sizeof head - 1;
+    p += json_quote(p, ev->session_id);
+    p += snprintf(p, 64, ",\"seq\":%llu,\"ts\":%llu,\"type\":", (unsigned long long)ev->seq,
+                  (unsigned long long)ev->ts_ms);
+    p += json_quote(p, ev->type);
+    memcpy(p, ",\"data\":", 8);
+    p += 8;
+    memcpy(p, ev->data_json, ev->data_len);
+    p += ev->data_len;
+    memcpy(p, "}}", 3);
+    p += 2;
+    m->len = (size_t)(p - out);
+    m->seq = ev->seq;
+    snprintf(m->session, sizeof m->session, "%s", ev->session_id);
+    return m;
+}
+
+/* A copy of an event's message for one more subscriber. */
+static out_msg_t *msg_copy(const out_msg_t *src)
+{
+    out_msg_t *m = malloc(sizeof *m + LWS_PRE + src->len + 1);
+    if (m == NULL)
+        return NULL;
+    memcpy(m, src, sizeof *m);
+    m->next = NULL;
+    memcpy(m->buf + LWS_PRE, src->buf + LWS_PRE, src->len + 1);
+    return m;
 }
 
 static api_topic_t *topic_find(host_api_t *srv, const char *session)
@@ -163,16 +212,11 @@ static void on_replay_event(void *ud, const host_event_t *ev)
 {
     api_sub_t *s = ud;
     s->cursor = ev->seq;
-    size_t len;
-    char *text = event_text(ev, &len);
-    out_msg_t *m = text != NULL ? api_msg_new(text, len) : NULL;
-    free(text);
+    out_msg_t *m = event_msg(ev);
     if (m == NULL) {
         api_kill(s->conn, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
         return;
     }
-    m->seq = ev->seq;
-    snprintf(m->session, sizeof m->session, "%s", ev->session_id);
     api_queue_push(s->collect != NULL ? s->collect : &s->conn->q, m);
 }
 
@@ -268,8 +312,8 @@ static void on_event(void *ud, const host_event_t *ev)
     api_topic_t *t = topic_find(srv, ev->session_id);
     if (t == NULL)
         return;
-    char *text = NULL;
-    size_t len = 0;
+    out_msg_t *msg = NULL; /* serialised once: the first queue's, copied for the others */
+    int used = 0;
     size_t cap = srv->ctx->config->api.client_queue_bytes;
     for (api_sub_t *s = t->subs, *next; s != NULL; s = next) {
         next = s->topic_next;
@@ -286,26 +330,29 @@ static void on_event(void *ud, const host_event_t *ev)
                 replay_failed(s, rc, err.msg);
             continue;
         }
-        if (text == NULL && (text = event_text(ev, &len)) == NULL) {
+        if (msg == NULL && (msg = event_msg(ev)) == NULL) {
             api_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
             continue;
         }
-        if (c->q.bytes + len > cap) {
+        if (c->q.bytes + msg->len > cap) {
             overflow(c);
             continue;
         }
-        out_msg_t *m = api_msg_new(text, len);
+        /* msg stays in the first queue it went to until this returns:
+         * queues are written from lws' writeable callbacks only, and
+         * nothing here clears another subscriber's queue. */
+        out_msg_t *m = used ? msg_copy(msg) : msg;
         if (m == NULL) {
             api_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
             continue;
         }
-        m->seq = ev->seq;
-        snprintf(m->session, sizeof m->session, "%s", ev->session_id);
+        used = 1;
         api_queue_push(&c->q, m);
         s->cursor = ev->seq;
         want_write(c);
     }
-    free(text);
+    if (!used)
+        free(msg);
 }
 
 static void drop_sub(api_sub_t *s)
@@ -617,6 +664,63 @@ static void close_with(struct lws *wsi, int status, const char *reason)
     lws_write(wsi, buf + LWS_PRE, n + 2, (enum lws_write_protocol)4);
 }
 
+/* The header of an unmasked, final text frame of len bytes (RFC 6455,
+ * 5.2): its size, and the header itself at p. */
+static size_t frame_header_len(size_t len)
+{
+    return len < 126 ? 2 : len < 65536 ? 4 : 10;
+}
+
+static void frame_header(unsigned char *p, size_t len)
+{
+    p[0] = 0x81; /* FIN, text */
+    if (len < 126) {
+        p[1] = (unsigned char)len;
+    } else if (len < 65536) {
+        p[1] = 126;
+        p[2] = (unsigned char)(len >> 8);
+        p[3] = (unsigned char)len;
+    } else {
+        p[1] = 127;
+        for (int i = 0; i < 8; i++)
+            p[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    }
+}
+
+/* Frames the first n queued messages (total: bytes with their headers)
+ * and hands them to the socket in one write; one message is framed in
+ * place, in its LWS_PRE headroom. Returns what lws_write returns, or -2
+ * when no buffer for several could be had (nothing written). */
+static int write_run(api_conn_t *c, struct lws *wsi, size_t n, size_t total)
+{
+    out_msg_t *m = c->q.head;
+    if (n == 1) {
+        unsigned char *p = m->buf + LWS_PRE - frame_header_len(m->len);
+        frame_header(p, m->len);
+        return lws_write(wsi, p, total, LWS_WRITE_RAW);
+    }
+    unsigned char *batch = malloc(LWS_PRE + total);
+    if (batch == NULL)
+        return -2;
+    unsigned char *p = batch + LWS_PRE;
+    for (size_t i = 0; i < n; i++, m = m->next) {
+        frame_header(p, m->len);
+        p += frame_header_len(m->len);
+        memcpy(p, m->buf + LWS_PRE, m->len);
+        p += m->len;
+    }
+    int w = lws_write(wsi, batch + LWS_PRE, total, LWS_WRITE_RAW);
+    free(batch);
+    return w;
+}
+
+/* Drains the queue while the socket takes it, up to WRITE_BUDGET bytes per
+ * callback: runs of whole messages, up to BATCH_BYTES each, go out in one
+ * write, so a burst of events costs a few system calls rather than one per
+ * message. The frames are built here (not by lws_write(LWS_WRITE_TEXT),
+ * which writes one frame per call); lws still owns the socket: a partial
+ * write is kept in lws' buffer and sent first, and lws_send_pipe_choked
+ * says so until it is. */
 static int writable(api_conn_t *c, struct lws *wsi)
 {
     if (c->kill) {
@@ -625,25 +729,40 @@ static int writable(api_conn_t *c, struct lws *wsi)
     }
     size_t budget = 0;
     while (c->q.head != NULL && budget < WRITE_BUDGET) {
-        out_msg_t *m = queue_pop(&c->q);
-        int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
-        budget += m->len;
-        if (n < (int)m->len) {
-            free(m);
+        size_t n = 0, total = 0;
+        int closing = 0;
+        for (out_msg_t *m = c->q.head; m != NULL && !closing; m = m->next) {
+            size_t fl = frame_header_len(m->len) + m->len;
+            if (n > 0 && total + fl > BATCH_BYTES)
+                break;
+            n++;
+            total += fl;
+            closing = m->close_after;
+        }
+        int w = write_run(c, wsi, n, total);
+        if (w == -2) { /* no memory for a batch: one at a time */
+            n = 1;
+            total = frame_header_len(c->q.head->len) + c->q.head->len;
+            closing = c->q.head->close_after;
+            w = write_run(c, wsi, 1, total);
+        }
+        if (w < (int)total)
             return -1;
-        }
-        if (m->seq != 0) {
-            mark_delivered(c, m);
-            c->srv->m.events_sent_total++;
-        }
-        if (m->close_after) {
+        budget += total;
+        for (size_t i = 0; i < n; i++) {
+            out_msg_t *m = queue_pop(&c->q);
+            if (m->seq != 0) {
+                mark_delivered(c, m);
+                c->srv->m.events_sent_total++;
+            }
             free(m);
+        }
+        if (closing) {
             static const char slow[] = "slow client: resume from last_seq";
             close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                        c->kill_reason[0] != '\0' ? c->kill_reason : slow);
             return -1;
         }
-        free(m);
         if (lws_send_pipe_choked(wsi))
             break;
     }

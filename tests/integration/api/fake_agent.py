@@ -2,10 +2,11 @@
 """A fake Claude Code agent for the API tests: speaks stream-json on stdio.
 
 For each user message it prints system/init, then assistant text lines,
-then a result. The message text steers it: "lines N" prints N text lines,
-"lines N every MS" waits MS milliseconds between them (each line flushed;
-without "every" the lines go out through stdio's buffer); anything else prints
-one line echoing the text. It exits when its input ends.
+then a result. The message text steers it: "lines N" prints N text lines
+through stdio's buffer, as fast as it can; "lines N every MS [offset MS]"
+waits the offset, then writes line i at start + i * MS milliseconds, each
+flushed; anything else prints one line echoing the text. It exits when its
+input ends.
 """
 import json
 import sys
@@ -45,13 +46,32 @@ for raw in sys.stdin:
     words = content.split()
     if len(words) >= 2 and words[0] == "lines":
         n = int(words[1])
-        every = int(words[3]) / 1000.0 if len(words) >= 4 and words[2] == "every" else 0
-        for i in range(n):
-            # Paced lines go out one by one; a flood is written through
-            # stdio's buffer (as fast as the agent can).
-            text("line %d %.6f" % (i, time.time()), flush=bool(every))
-            if every:
-                time.sleep(every)
+        every = float(words[3]) / 1000.0 if len(words) >= 4 and words[2] == "every" else 0
+        # "offset MS": start that much later (benchmarks spread their
+        # agents over the period instead of waking all of them at once).
+        offset = float(words[5]) / 1000.0 if len(words) >= 6 and words[4] == "offset" else 0
+        if offset > 0:
+            time.sleep(offset)
+        if every:
+            # Paced lines go out one by one, each flushed, on a fixed
+            # schedule (line i at start + i * every), so the rate is the
+            # one asked for however long a write takes.
+            start = time.time()
+            for i in range(n):
+                delay = start + i * every - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                text("line %d %.6f" % (i, time.time()))
+        else:
+            # A flood is written through stdio's buffer, as fast as the
+            # agent can: the same line text() prints, from a template, so
+            # that the agent is not what limits a benchmark.
+            head, tail = json.dumps({"type": "assistant", "session_id": SESSION, "message": {
+                "role": "assistant", "content": [{"type": "text", "text": "\0"}]}}).split('"\\u0000"')
+            write, now = sys.stdout.write, time.time
+            for i in range(n):
+                write('%s"line %d %.6f"%s\n' % (head, i, now(), tail))
+            sys.stdout.flush()
     else:
         text("echo: " + content)
     out({"type": "result", "subtype": "success", "is_error": False, "result": "ok",
