@@ -448,6 +448,9 @@ static void create_done(dk_op_t *op)
              json_pack("{s:s,s:s,s:b,s:s?}", "profile", sb->profile_name, "image", c->image,
                        "built", c->built, "template_hash",
                        c->template_hash[0] ? c->template_hash : NULL));
+    if (c->template_hash[0] != '\0')
+        pl->api->log(pl->host, AGENTD_LOG_INFO, "profile \"%s\": template image %s %s",
+                     sb->profile_name, c->image, c->built ? "built" : "reused (cached)");
     if (c->pre_ran) {
         lines_t l = {sb, NULL, 0};
         dk_demux_t d = {0};
