@@ -252,7 +252,7 @@ static int signal_remote(agentd_exec_t *ex, const char *name, int tree, agentd_e
     ssh_str_addf(&pidf, "%s/pids/%u", ex->sb != NULL ? ex->sb->dir : "/nonexistent", ex->seq);
     ssh_str_quote(&s, pidf.s != NULL ? pidf.s : "");
     ssh_str_free(&pidf);
-    ssh_str_addf(&s, " 2>/dev/null) && kill -%s -- \"-$p\" 2>/dev/null\n", name);
+    ssh_str_addf(&s, " 2>/dev/null) && kill -%s \"-$p\" 2>/dev/null\n", name);
     if (tree && ex->sb != NULL) {
         ssh_str_t m = {0};
         ssh_str_addf(&m, "%s.%u", ex->sb->id, ex->seq);
