@@ -24,8 +24,12 @@ int host_api_start(host_ctx_t *ctx, host_runtime_t *rt, host_api_t **out, agentd
 /* The port it listens on. */
 int host_api_port(const host_api_t *api);
 
-/* Closes every connection and the listener; the handles finish closing as
- * the loop runs on (host_ctx_close runs it). */
+/* Closes every connection and the listener: each open WebSocket gets what
+ * is queued for it, then a close frame with code 1001 ("server shutting
+ * down"); for that this runs the loop (so call it after uv_run returned,
+ * never from a callback) until every connection is closed, for at most
+ * half of limits.shutdown_timeout_ms. The handles finish closing as the
+ * loop runs on (host_ctx_close runs it). */
 void host_api_stop(host_api_t *api);
 
 /* Frees the server (stopping it first if needed); call after the loop has

@@ -758,9 +758,11 @@ static int writable(api_conn_t *c, struct lws *wsi)
             free(m);
         }
         if (closing) {
+            /* After its last message: a slow client's notice, an answer
+             * before a close (auth failed, token revoked), or shutdown. */
             static const char slow[] = "slow client: resume from last_seq";
-            close_with(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-                       c->kill_reason[0] != '\0' ? c->kill_reason : slow);
+            int status = c->kill_status != 0 ? c->kill_status : LWS_CLOSE_STATUS_POLICY_VIOLATION;
+            close_with(wsi, status, c->kill_reason[0] != '\0' ? c->kill_reason : slow);
             return -1;
         }
         if (lws_send_pipe_choked(wsi))
@@ -980,17 +982,60 @@ int host_api_port(const host_api_t *api)
     return api->port;
 }
 
+static void on_grace_timer(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Every open WebSocket is closed with 1001 (going away) after what is
+ * queued for it already; the loop runs until each is closed, for at most
+ * half of limits.shutdown_timeout_ms (the rest is the daemon's), and lws
+ * drops whatever is left. A connection already on its way out (slow
+ * client, revoked token) keeps its own close. */
+static void say_goodbye(host_api_t *srv)
+{
+    static const char why[] = "server shutting down";
+    for (api_conn_t *c = srv->conns; c != NULL; c = c->next) {
+        if (c->kill || c->overflowed || (c->q.tail != NULL && c->q.tail->close_after))
+            continue;
+        if (c->q.tail == NULL) {
+            api_kill(c, LWS_CLOSE_STATUS_GOINGAWAY, why);
+            continue;
+        }
+        c->kill_status = LWS_CLOSE_STATUS_GOINGAWAY;
+        snprintf(c->kill_reason, sizeof c->kill_reason, "%s", why);
+        c->q.tail->close_after = 1;
+        want_write(c);
+    }
+    uv_timer_t *grace = srv->conns != NULL ? malloc(sizeof *grace) : NULL;
+    if (grace == NULL)
+        return;
+    int expired = 0;
+    uv_timer_init(&srv->ctx->loop, grace);
+    grace->data = &expired;
+    uv_timer_start(grace, on_grace_timer, srv->ctx->config->limits.shutdown_timeout_ms / 2, 0);
+    while (srv->conns != NULL && !expired)
+        uv_run(&srv->ctx->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)grace, free_handle);
+}
+
 void host_api_stop(host_api_t *api)
 {
     if (api == NULL || api->stopped)
         return;
-    api->stopped = 1;
+    api->stopped = 1; /* new connections are refused from here on */
     if (api->listener != NULL)
         host_event_log_unlisten(api->rt->log, api->listener);
     api->listener = NULL;
     if (api->timer_open)
         uv_close((uv_handle_t *)&api->timer, NULL);
     api->timer_open = 0;
+    say_goodbye(api);
     /* Closes every connection (CLOSED frees each) and starts closing lws'
      * handles on the host loop; host_api_free finishes it. */
     lws_context_destroy(api->lws);
