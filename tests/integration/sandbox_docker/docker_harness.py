@@ -258,11 +258,18 @@ class Engine:
         return self.json("GET", "/images/json?filters=" + quote(q))
 
 
+SANITIZER_WORDS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 class Result:
     def __init__(self, proc, stdout, stderr):
         self.returncode = proc.returncode
         self.stdout = stdout.decode(errors="replace")
         self.stderr = stderr.decode(errors="replace")
+        # a sanitized build's report fails the test, whatever it checks
+        for w in SANITIZER_WORDS:
+            if w in self.stderr:
+                raise AssertionError("sanitizer report:\n" + self.stderr[-6000:])
 
 
 class Config:
@@ -308,7 +315,11 @@ class Config:
                 self.workspace, "--"] + list(cmd)
 
     def popen(self, cmd, **kw):
-        return subprocess.Popen(self.argv(cmd), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        return subprocess.Popen(self.argv(cmd), env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, **kw)
 

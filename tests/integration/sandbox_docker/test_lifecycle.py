@@ -68,7 +68,8 @@ class Lifecycle(EngineTestCase):
         # Ctrl-C: agentd passes the interrupt in; the command ends and the
         # container is removed.
         p.send_signal(signal.SIGINT)
-        p.wait(60)
+        out, err = p.communicate(timeout=60)
+        self.assertNotIn(b"Sanitizer", err)
         wait_for(lambda: self.engine.containers() == [], 30, what="the container's removal")
 
     def test_ctrl_c_reaches_the_command(self):
@@ -79,6 +80,7 @@ class Lifecycle(EngineTestCase):
         self.assertEqual(p.stdout.readline(), b"up\n")
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)
+        self.assertNotIn(b"Sanitizer", err)
         self.assertIn(b"got-int", out, err)
         self.assertEqual(p.returncode, 9, err)
 
