@@ -79,8 +79,12 @@ static int resolve_image(create_op_t *c, char *image_user, size_t user_len)
     if (rc == AGENTD_ENOENT)
         fail_field(op, rc, profile, c->prof.template_path ? "template" : "image", c->image,
                    "no such image on the engine (agentd never pulls: load or build it there)");
-    else if (rc != 0)
+    else if (rc != 0 && r.status == 0) { /* the engine, not the image */
+        op->rc = rc;
+        snprintf(op->msg, sizeof op->msg, "%s", r.msg);
+    } else if (rc != 0) {
         fail_field(op, rc, profile, "image", c->image, r.msg);
+    }
     json_t *o = rc == 0 ? json_loads(r.body ? r.body : "", 0, NULL) : NULL;
     const char *u = json_string_value(json_object_get(json_object_get(o, "Config"), "User"));
     snprintf(image_user, user_len, "%s", u != NULL ? u : "");
@@ -262,7 +266,7 @@ static int make_container(create_op_t *c)
         op->rc = rc;
         snprintf(op->msg, sizeof op->msg, "a container named %.100s already exists: %.300s",
                  c->sb->name, r.msg);
-    } else if (rc == AGENTD_EUNAVAIL) {
+    } else if (rc == AGENTD_EUNAVAIL || (rc != 0 && r.status == 0)) {
         op->rc = rc;
         snprintf(op->msg, sizeof op->msg, "%s", r.msg);
     } else {
@@ -282,7 +286,7 @@ static int start_container(create_op_t *c)
     snprintf(path, sizeof path, "/containers/%s/start", c->sb->name);
     dk_resp_t r;
     int rc = dk_request_json(&op->pl->engine, "POST", path, NULL, &r);
-    if (rc == AGENTD_EUNAVAIL) {
+    if (rc == AGENTD_EUNAVAIL || (rc != 0 && r.status == 0)) {
         op->rc = rc;
         snprintf(op->msg, sizeof op->msg, "%s", r.msg);
     } else if (rc != 0) {

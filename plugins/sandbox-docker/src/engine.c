@@ -32,7 +32,8 @@ int dk_engine_init(dk_engine_t *e, const dk_engine_opts_t *o, agentd_err_t *err)
         e->socket_path = strdup(ep + 7);
         e->base_url = strdup("http://docker");
     } else if (strncmp(ep, "tcp://", 6) == 0 && ep[6] != '\0') {
-        int tls = o->tls_cert != NULL || o->tls_ca != NULL;
+        int tls = (o->tls_cert != NULL && o->tls_cert[0] != '\0') ||
+                  (o->tls_ca != NULL && o->tls_ca[0] != '\0');
         if (asprintf(&e->base_url, "%s://%s", tls ? "https" : "http", ep + 6) < 0)
             e->base_url = NULL;
     } else {

@@ -151,15 +151,49 @@ def _rootfs_tar():
     return buf.getvalue()
 
 
-class Engine:
-    """A private dockerd."""
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
-    def __init__(self):
+
+def make_tls(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate,
+    made with the openssl CLI."""
+    os.makedirs(d, exist_ok=True)
+
+    def ssl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test-ca",
+        "-keyout", "ca-key.pem", "-out", "ca.pem")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write(ext.replace("\\n", "\n") + "\n")
+        ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name,
+            "-keyout", name + "-key.pem", "-out", name + ".csr")
+        ssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+            "-CAcreateserial", "-days", "2", "-extfile", name + ".ext", "-out", name + ".pem")
+    return {n: os.path.join(d, n + ".pem") for n in ("ca", "server", "server-key", "client",
+                                                     "client-key")}
+
+
+class Engine:
+    """A private dockerd; with tls=True it also listens on 127.0.0.1 with
+    TLS client certificates required (self.tcp_endpoint, self.tls)."""
+
+    def __init__(self, tls=False):
         self.dir = tempfile.mkdtemp(prefix="dk-engine-")
         self.sock = os.path.join(self.dir, "docker.sock")
         self.proc = None
         self.log_path = os.path.join(self.dir, "dockerd.log")
         self.driver = None
+        self.tls = make_tls(os.path.join(self.dir, "tls")) if tls else None
+        self.tcp_endpoint = "tcp://127.0.0.1:%d" % _free_port() if tls else None
 
     @property
     def endpoint(self):
@@ -170,7 +204,10 @@ class Engine:
                 "--exec-root", os.path.join(self.dir, "exec"),
                 "--pidfile", os.path.join(self.dir, "dockerd.pid"),
                 "--iptables=false", "--ip6tables=false", "--bridge=none",
-                "--storage-driver=" + driver]
+                "--storage-driver=" + driver] + (
+                    ["--host", self.tcp_endpoint, "--tlsverify", "--tlscacert", self.tls["ca"],
+                     "--tlscert", self.tls["server"], "--tlskey", self.tls["server-key"]]
+                    if self.tls else [])
 
     def start(self, timeout=60):
         # overlay2 is much faster; vfs works everywhere.
