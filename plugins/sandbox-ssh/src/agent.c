@@ -335,6 +335,8 @@ void ssh_agent_shutdown(ssh_plugin_t *pl, int force)
             pl->api->process_close(pl->adding);
             pl->adding = NULL;
             pl->processes--;
+            if (pl->adding_run != NULL && pl->adding_run->err.ops != NULL)
+                pl->adding_run->err.ops->close(pl->adding_run->err.impl, NULL, NULL);
             free(pl->adding_run);
             pl->adding_run = NULL;
         }

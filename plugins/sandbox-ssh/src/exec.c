@@ -9,7 +9,8 @@
  *
  * Paths: the runner speaks of the workspace by its host path; any argument,
  * environment value or cwd under it is rewritten to the remote workspace.
- * HOME and CLAUDE_CONFIG_DIR are always the session directory's own.
+ * HOME and CLAUDE_CONFIG_DIR are always the session directory's own; the
+ * remote login PATH is kept (a profile's env may set one).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -48,13 +49,17 @@ static void quote_path(ssh_str_t *b, const agentd_sandbox_t *sb, const char *val
     ssh_str_quote(b, value);
 }
 
+/* keep_path: a command's PATH is the daemon's, which means nothing on the
+ * host: the remote login PATH is kept unless the profile sets one. */
 static int add_env(ssh_str_t *b, const agentd_sandbox_t *sb, const char *const *env,
-                   agentd_err_t *err)
+                   int keep_path, agentd_err_t *err)
 {
     for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
         const char *eq = strchr(env[i], '=');
         if (eq == NULL || !valid_name(env[i], (size_t)(eq - env[i])))
             return agentd_err_set(err, AGENTD_EINVAL, "exec: env[%zu] is not NAME=VALUE", i);
+        if (!keep_path && eq - env[i] == 4 && strncmp(env[i], "PATH", 4) == 0)
+            continue;
         ssh_str_add(b, "export ");
         ssh_str_addn(b, env[i], (size_t)(eq - env[i]) + 1);
         quote_path(b, sb, eq + 1);
@@ -76,9 +81,9 @@ static int exec_script(ssh_str_t *b, agentd_exec_t *ex, const agentd_exec_spec_t
     else
         ssh_str_add(b, "\"$d/workspace\"");
     ssh_str_addf(b, " || exit 126\necho $$ > \"$d/pids/%u\"\n", ex->seq);
-    int rc = add_env(b, sb, (const char *const *)sb->env, err);
+    int rc = add_env(b, sb, (const char *const *)sb->env, 1, err);
     if (rc == 0)
-        rc = add_env(b, sb, spec->env, err);
+        rc = add_env(b, sb, spec->env, 0, err);
     if (rc != 0)
         return rc;
     ssh_str_add(b, "export HOME=\"$d/home\" CLAUDE_CONFIG_DIR=\"$d/claude\" "
