@@ -2,12 +2,14 @@
  * sandbox-ssh through the sandbox vtable, as the host uses it, for what the
  * session runtime does not exercise: after an agentd crash, list() finds
  * the sandboxes it left (state "running"), adopt() takes one over (commands
- * run in it, its files are there) and reap() removes another; per-command
- * signals (interrupt) report the signal. The sshd hosts, keys and config
+ * run in it, its files are there) and reap() removes another; another
+ * agentd instance (its own data dir) on the same hosts neither lists nor
+ * reaps them, nor takes their directory; per-command signals (interrupt)
+ * report the signal. The sshd hosts, keys and config
  * come from test_api.py, which also checks from outside that no remote
  * process or directory is left.
  *
- *   test_ssh_api CONFIG   (exit 0: every check passed)
+ *   test_ssh_api CONFIG OTHER_INSTANCE_CONFIG   (exit 0: every check passed)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -113,6 +115,7 @@ static void on_created(void *ud, int status, agentd_sandbox_t *sb, const char *m
     t->status = status;
     t->sb = sb;
     t->done = 1;
+    snprintf(t->out, sizeof t->out, "%s", msg != NULL ? msg : "");
     if (status != 0)
         fprintf(stderr, "create/adopt: %s\n", msg ? msg : "");
 }
@@ -168,6 +171,18 @@ static void on_exit_cb(void *ud, int64_t code, int sig)
     t->code = code;
     t->sig = sig;
     maybe_exec_done(t);
+}
+
+static int try_create(t_t *t, const char *id)
+{
+    agentd_sandbox_spec_t spec = {
+        .size = sizeof spec, .sandbox_id = id, .profile_name = t->prof.name,
+        .profile_json = t->prof.settings_json, .profile_len = strlen(t->prof.settings_json),
+        .workspace = "/nonexistent-local-ws", .model_api_url = "http://127.0.0.1:9"};
+    agentd_err_t err = {{0}};
+    CHECK(t->vt->create(t->self, &spec, on_created, t, &err) == 0, "create: %s", err.msg);
+    wait_done(t, "create");
+    return t->status;
 }
 
 static void create(t_t *t, const char *id)
@@ -251,12 +266,26 @@ static void crash(const char *config, const char *a, const char *b)
 
 int main(int argc, char **argv)
 {
-    CHECK(argc == 2, "usage: test_ssh_api CONFIG");
+    CHECK(argc == 3, "usage: test_ssh_api CONFIG OTHER_INSTANCE_CONFIG");
     signal(SIGPIPE, SIG_IGN);
     char a[64], b[64];
     snprintf(a, sizeof a, "adopt-%d", (int)getpid());
     snprintf(b, sizeof b, "reap-%d", (int)getpid());
     crash(argv[1], a, b);
+
+    /* Another agentd on the same hosts: not its directories. */
+    t_t *o = calloc(1, sizeof *o);
+    open_host(o, argv[2]);
+    list(o);
+    CHECK(state_of(o, a) == NULL && state_of(o, b) == NULL, "another instance lists them");
+    agentd_err_t oerr = {{0}};
+    CHECK(o->vt->reap(o->self, a, on_done, o, &oerr) == AGENTD_ENOENT,
+          "another instance may reap: %s", oerr.msg);
+    CHECK(try_create(o, a) != 0 && strstr(o->out, "already exists") != NULL,
+          "another instance took the directory of %s: %s", a, o->out);
+    close_host(o);
+    free(o);
+    printf("ok another instance neither lists, reaps nor takes them\n");
 
     t_t *t = calloc(1, sizeof *t);
     open_host(t, argv[1]);

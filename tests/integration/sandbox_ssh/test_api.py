@@ -18,8 +18,11 @@ class Api(FleetCase):
             raise AssertionError("SSH_API_TEST must name test_ssh_api (got %r)" % PROGRAM)
         f = self.fleet
         cfg = f.write_config()
-        r = subprocess.run([PROGRAM, cfg], capture_output=True, text=True, timeout=100)
+        other = f.write_config(extra={"data_dir": os.path.join(f.tmp, "var2")},
+                               name="other.json")
+        r = subprocess.run([PROGRAM, cfg, other], capture_output=True, text=True, timeout=100)
         self.assertEqual(r.returncode, 0, "stdout=%s\nstderr=%s" % (r.stdout, r.stderr[-4000:]))
+        self.assertIn("ok another instance", r.stdout)
         self.assertIn("ok adopt", r.stdout)
         self.assertIn("ok reap and destroy", r.stdout)
         mine = lambda: [p for p in pids_with_env("AGENTD_SSH_SANDBOX=")

@@ -65,6 +65,8 @@ class ClaudeOverSsh(FleetCase):
         for pid, cmd in cmdlines().items():
             for line in body:
                 self.assertNotIn(line.encode(), cmd, "pid %d has the key in argv" % pid)
+            # Nor the agent's API key, which goes to the host over ssh's stdin.
+            self.assertNotIn(API_KEY.encode(), cmd, "pid %d has the API key in argv" % pid)
 
         result = d.wait_event(sid, "agent.result", timeout=180)["data"]
         self.assertEqual(result["subtype"], "success", result)
