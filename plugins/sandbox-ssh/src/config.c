@@ -242,6 +242,7 @@ int ssh_config_read(ssh_plugin_t *pl, const char *json, size_t len, agentd_err_t
     pl->retry_max = (unsigned)int_or(o, "retry_max", 5);
     pl->health_interval_s = (unsigned)int_or(o, "health_interval_s", 30);
     pl->control_persist_s = (unsigned)int_or(o, "control_persist_s", 300);
+    pl->setup_timeout_s = (unsigned)int_or(o, "setup_timeout_s", 600);
     pl->backoff_base_ms = (uint64_t)int_or(o, "retry_backoff_ms", 200);
     pl->backoff_max_ms = (uint64_t)int_or(o, "retry_backoff_max_ms", 30000);
     const char *kh = json_string_value(json_object_get(o, "known_hosts"));

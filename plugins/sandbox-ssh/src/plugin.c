@@ -55,6 +55,10 @@ static const agentd_config_field_t config_fields[] = {
     FIELD(.name = "control_persist_s", .type = AGENTD_CONFIG_INT, .default_json = "300",
           .min = 1, .max = 86400,
           .description = "how long a host's pooled connection stays open with no session"),
+    FIELD(.name = "setup_timeout_s", .type = AGENTD_CONFIG_INT, .default_json = "600",
+          .min = 5, .max = 86400,
+          .description = "deadline of preparing a session directory, the repository "
+                         "checkout included"),
     FIELD(.name = "repo_cache", .type = AGENTD_CONFIG_BOOL, .default_json = "true",
           .description = "keep a bare mirror of each repository on each host and start "
                          "sessions from it"),

@@ -234,7 +234,7 @@ static void on_connected(void *ud, int status, const char *msg)
     setup_script(&s, op);
     agentd_err_t err = {{0}};
     int rc = s.failed ? agentd_err_set(&err, AGENTD_ENOMEM, "out of memory")
-                      : ssh_rcmd_run(op->host, s.s, op->pl->connect_timeout_s * 1000u + 600000u,
+                      : ssh_rcmd_run(op->host, s.s, (uint64_t)op->pl->setup_timeout_s * 1000u,
                                      on_setup, op, &err);
     ssh_str_free(&s);
     if (rc != 0)

@@ -128,6 +128,7 @@ struct ssh_plugin {
     char *key_file;
     int tofu;
     unsigned connect_timeout_s, retry_max, health_interval_s, control_persist_s;
+    unsigned setup_timeout_s;
     int repo_cache;
     uint64_t backoff_base_ms, backoff_max_ms;
 

@@ -3,8 +3,8 @@
  * why not libssh2). The master is a process we spawn and watch (`ssh -M
  * -N`): it is up once its control socket exists, which OpenSSH creates only
  * after the host key was verified and authentication succeeded. Every
- * command is then a mux client (`-o ControlMaster=no`) that opens a channel
- * on the master's connection: no handshake, no key exchange.
+ * command is then a mux client that opens a channel on the master's
+ * connection: no handshake, no key exchange.
  *
  * A master that exits before it is up failed to connect: its stderr says
  * whether the host key or the authentication was refused (never retried)
@@ -96,8 +96,12 @@ char **ssh_client_argv(ssh_host_t *h)
 {
     argv_b_t a = {0};
     common_opts(&a, h);
+    /* auto: if the master died while the host stayed up, the next command
+     * becomes the new master instead of every command connecting anew. */
     arg(&a, "-o");
-    arg(&a, "ControlMaster=no");
+    arg(&a, "ControlMaster=auto");
+    arg(&a, "-o");
+    arg(&a, "ControlPersist=%us", h->pl->control_persist_s);
     arg(&a, "-T");
     arg(&a, "--");
     arg(&a, "%s", h->address);

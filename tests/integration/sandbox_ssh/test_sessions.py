@@ -11,7 +11,9 @@ the next one."""
 import os
 import sys
 
-from ssh_harness import HERE, FleetCase, main, pids_with_env, wait_for
+import signal
+
+from ssh_harness import HERE, FleetCase, cmdlines, main, pids_with_env, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sessions"))
 from sessions_harness import DRIVER, FAKE_AGENT, Driver  # noqa: E402
@@ -152,6 +154,27 @@ class Sessions(FleetCase):
         wait_for(lambda: "h1 (127.0.0.1:%d) is up again" % h1.port in self.log(d), 30,
                  what="h1 to be seen up again")
         self.assertEqual(self.placed(self.hang_session(d)), "h1")
+
+    def masters(self):
+        """The pooled connections (ControlMaster processes) of this fleet."""
+        return [pid for pid, cmd in cmdlines().items()
+                if self.fleet.tmp.encode() in cmd and b"[mux]" in cmd]
+
+    def test_a_lost_pooled_connection_is_made_again(self):
+        f = self.fleet
+        d = self.start(profile={"hosts": ["h1"]})
+        sid = self.hang_session(d)
+        masters = wait_for(self.masters, 10, what="the pooled connection")
+        self.assertEqual(len(masters), 1)
+        for pid in masters:
+            os.kill(pid, signal.SIGKILL)
+        # Its channels go with it: the session fails rather than hangs.
+        d.wait_state(sid, "failed", timeout=30)
+        # The host is still up: the next session makes a new master.
+        sid = self.hang_session(d)
+        self.assertEqual(self.placed(sid), "h1")
+        new = wait_for(self.masters, 10, what="a new pooled connection")
+        self.assertNotEqual(new, masters)
 
     def test_sessions_left_by_a_killed_agentd_are_reaped(self):
         f = self.fleet
