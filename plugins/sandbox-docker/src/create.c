@@ -185,6 +185,8 @@ static json_t *labels(const create_op_t *c)
     if (sb->workspace != NULL)
         json_object_set_new(l, DK_LABEL "workspace", json_string(sb->workspace));
     json_object_set_new(l, DK_LABEL "user", json_string(sb->user));
+    if (sb->volume != NULL)
+        json_object_set_new(l, DK_LABEL "volume", json_string(sb->volume));
     json_object_set_new(l, DK_LABEL "deadline_ms", json_string(num));
     json_object_set_new(l, DK_LABEL "created_ms", json_string(created));
     return l;
@@ -195,7 +197,7 @@ static json_t *host_config(const create_op_t *c, const char *seccomp)
     const dk_profile_t *p = &c->prof;
     json_t *binds = json_array(), *secopt = json_array(), *tmpfs = json_object();
     char s[PATH_MAX * 2 + 8];
-    if (c->sb->workspace != NULL) {
+    if (c->sb->workspace != NULL && c->sb->volume == NULL) {
         snprintf(s, sizeof s, "%s:%s:rw", c->sb->workspace, c->sb->workspace);
         json_array_append_new(binds, json_string(s));
     }
@@ -213,7 +215,7 @@ static json_t *host_config(const create_op_t *c, const char *seccomp)
     }
     snprintf(s, sizeof s, "rw,nosuid,nodev,mode=1777,size=%lldm", (long long)p->tmp_mb);
     json_object_set_new(tmpfs, "/tmp", json_string(s));
-    return json_pack("{s:o,s:I,s:I,s:I,s:I,s:s,s:[s],s:o,s:b,s:o,s:b,s:b,s:s,s:{s:s}}",
+    json_t *hc = json_pack("{s:o,s:I,s:I,s:I,s:I,s:s,s:[s],s:o,s:b,s:o,s:b,s:b,s:s,s:{s:s}}",
                      "Binds", binds, "Memory", (json_int_t)c->memory_bytes,
                      "MemorySwap", (json_int_t)c->memory_bytes,
                      "NanoCpus", (json_int_t)c->cpu_millicores * 1000000,
@@ -221,6 +223,11 @@ static json_t *host_config(const create_op_t *c, const char *seccomp)
                      "CapDrop", "ALL", "SecurityOpt", secopt, "ReadonlyRootfs",
                      p->read_only_root, "Tmpfs", tmpfs, "Init", 1, "Privileged", 0,
                      "IpcMode", "private", "LogConfig", "Type", "none");
+    if (hc != NULL && c->sb->volume != NULL && c->sb->workspace != NULL)
+        json_object_set_new(hc, "Mounts",
+                            json_pack("[{s:s,s:s,s:s}]", "Type", "volume", "Source",
+                                      c->sb->volume, "Target", c->sb->workspace));
+    return hc;
 }
 
 static int make_container(create_op_t *c)
@@ -296,6 +303,94 @@ static int start_container(create_op_t *c)
     }
     dk_resp_free(&r);
     return rc;
+}
+
+/* Volume mode: the workspace's volume, made before the container. */
+static int make_volume(create_op_t *c)
+{
+    dk_op_t *op = &c->op;
+    json_t *body = json_pack("{s:s,s:{s:s,s:s}}", "Name", c->sb->volume, "Labels",
+                             DK_LABEL "owner", op->pl->owner, DK_LABEL "sandbox", c->sb->id);
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    dk_resp_t r = {0};
+    int rc = text != NULL ? dk_request_json(&op->pl->engine, "POST", "/volumes/create", text, &r)
+                          : AGENTD_ENOMEM;
+    free(text);
+    if (rc != 0) {
+        op->rc = rc;
+        snprintf(op->msg, sizeof op->msg, "workspace volume %s: %.400s", c->sb->volume, r.msg);
+    }
+    dk_resp_free(&r);
+    return rc;
+}
+
+/* Volume mode: the workspace's files into the volume, owned by the
+ * sandbox's user (numeric), through the archive endpoint (before start). */
+static int copy_in(create_op_t *c)
+{
+    dk_op_t *op = &c->op;
+    const char *ws = c->sb->workspace;
+    const char *base = strrchr(ws, '/');
+    char parent[PATH_MAX], enc[PATH_MAX * 3], path[PATH_MAX * 3 + 400];
+    snprintf(parent, sizeof parent, "%.*s", base != ws ? (int)(base - ws) : 1, ws);
+    unsigned uid = 0, gid = 0;
+    int n = sscanf(c->sb->user, "%u:%u", &uid, &gid);
+    if (n == 1)
+        gid = uid;
+    else if (n < 1)
+        uid = gid = 0;
+    char *tar = NULL;
+    size_t len = 0;
+    agentd_err_t err = {{0}};
+    int rc = dk_tar_tree(ws, base + 1, uid, gid, &tar, &len, &err);
+    if (rc != 0) {
+        op->rc = rc;
+        snprintf(op->msg, sizeof op->msg, "copy in: %.400s", err.msg);
+        return rc;
+    }
+    /* The archive goes to the workspace's parent, so the volume's root gets
+     * the user as owner too; the engine refuses that on a read-only root, so
+     * a never-started copier container with the same volume receives it. */
+    char copier[200];
+    snprintf(copier, sizeof copier, "%s-copy", c->sb->name);
+    json_t *body = json_pack("{s:s,s:[s],s:{s:s},s:{s:[{s:s,s:s,s:s}],s:s}}", "Image", c->image,
+                             "Entrypoint", "/bin/true", "Labels", DK_LABEL "owner",
+                             op->pl->owner, "HostConfig", "Mounts", "Type", "volume", "Source",
+                             c->sb->volume, "Target", ws, "NetworkMode", "none");
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    dk_resp_t r = {0};
+    snprintf(path, sizeof path, "/containers/create?name=%s", copier);
+    rc = text != NULL ? dk_request_json(&op->pl->engine, "POST", path, text, &r) : AGENTD_ENOMEM;
+    free(text);
+    if (rc == 0) {
+        dk_resp_free(&r);
+        dk_urlencode(parent, enc, sizeof enc);
+        snprintf(path, sizeof path, "/containers/%s/archive?path=%s", copier, enc);
+        rc = dk_request(&op->pl->engine, "PUT", path, "application/x-tar", tar, len, 0, &r);
+    }
+    free(tar);
+    if (rc != 0) {
+        op->rc = rc;
+        snprintf(op->msg, sizeof op->msg, "copy in of %s: %.400s", ws, r.msg);
+    }
+    dk_resp_free(&r);
+    snprintf(path, sizeof path, "/containers/%s?force=1", copier);
+    dk_request_json(&op->pl->engine, "DELETE", path, NULL, &r);
+    dk_resp_free(&r);
+    return rc;
+}
+
+static void remove_volume(create_op_t *c)
+{
+    if (c->sb->volume == NULL)
+        return;
+    char path[300];
+    snprintf(path, sizeof path, "/volumes/%s", c->sb->volume);
+    dk_resp_t r;
+    dk_request_json(&c->op.pl->engine, "DELETE", path, NULL, &r);
+    dk_resp_free(&r);
 }
 
 static void remove_container(create_op_t *c)
@@ -381,15 +476,24 @@ static void create_work(dk_op_t *op)
     }
     if (c->sb->workspace != NULL && op->pl->bind_workspace)
         hand_over_workspace(c->sb->workspace, c->sb->user);
-    if (make_container(c) != 0)
+    if (c->sb->volume != NULL && (make_volume(c) != 0 || copy_in(c) != 0)) {
+        remove_volume(c);
         return;
-    if (start_container(c) != 0 || pre_execution(c) != 0) {
+    }
+    if (make_container(c) != 0) {
+        remove_volume(c);
+        return;
+    }
+    if (start_container(c) != 0 ||
+        pre_execution(c) != 0) {
         remove_container(c);
+        remove_volume(c);
         return;
     }
     if (c->pre_ran && c->pre_exit != 0) {
         op->rc = AGENTD_EIO;
         remove_container(c);
+        remove_volume(c);
     }
 }
 
@@ -560,9 +664,6 @@ int dk_sandbox_create(dk_plugin_t *pl, const agentd_sandbox_spec_t *spec,
 {
     if (spec == NULL || !dk_valid_id(spec->sandbox_id))
         return agentd_err_set(err, AGENTD_EINVAL, "sandbox id must be 1..100 of [a-z0-9-]");
-    if (!pl->bind_workspace)
-        return agentd_err_set(err, AGENTD_ENOTSUP,
-                              "workspace_mode \"volume\" (remote engines) is not supported yet");
     agentd_sandbox_t *sb = calloc(1, sizeof *sb);
     create_op_t *c = calloc(1, sizeof *c);
     if (sb == NULL || c == NULL) {
@@ -579,7 +680,9 @@ int dk_sandbox_create(dk_plugin_t *pl, const agentd_sandbox_spec_t *spec,
     sb->profile_name = strdup(spec->profile_name != NULL ? spec->profile_name : "(unnamed)");
     if (rc == 0 && (sb->id == NULL || sb->profile_name == NULL ||
                     (spec->session_id != NULL && sb->session_id == NULL) ||
-                    asprintf(&sb->name, DK_NAME_PREFIX "%s", sb->id) < 0))
+                    asprintf(&sb->name, DK_NAME_PREFIX "%s", sb->id) < 0 ||
+                    (!pl->bind_workspace && spec->workspace != NULL &&
+                     asprintf(&sb->volume, DK_NAME_PREFIX "%s-ws", sb->id) < 0)))
         rc = agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
     if (rc == 0)
         rc = check_workspace(sb, spec->workspace, err);

@@ -35,6 +35,7 @@ typedef struct dk_plugin {
     agentd_sandbox_t *sandboxes;
     unsigned ops_in_flight;
     unsigned conns_open;
+    dk_conn_t *conns;          /* open exec connections (hijack.c) */
     agentd_timer_t *stop_timer;
     agentd_done_cb stop_done;
     void *stop_ud;
@@ -47,6 +48,7 @@ struct agentd_sandbox {
     char *name;                /* container name */
     char *workspace;           /* real path, same path inside */
     char *user;                /* what every exec runs as */
+    char *volume;              /* the workspace's volume (volume mode), or NULL */
     char **env;                /* profile env + spec env ("${secret:..}" unresolved) */
     dk_op_t *q_head, *q_tail;  /* operations waiting for the running one */
     int q_busy;
@@ -103,6 +105,8 @@ void dk_conn_attach(dk_conn_t *c, CURL *curl, const char *rest, size_t rest_len,
                     const char *msg);
 /* The owner lets go: the streams may stay open until their close. */
 void dk_conn_release(dk_conn_t *c);
+/* fini: close every connection still open (their streams become invalid). */
+void dk_conn_forget_all(dk_plugin_t *pl);
 /* Blocking (worker): start exec `id` attached on a fresh connection; the
  * head is read; *rest gets bytes after it (malloc'd). */
 CURL *dk_exec_connect(dk_engine_t *e, const char *exec_id, char **rest, size_t *rest_len,
@@ -118,6 +122,11 @@ void dk_sandbox_free(agentd_sandbox_t *sb);
 void dk_sandbox_link(agentd_sandbox_t *sb);
 void dk_sandbox_unlink(agentd_sandbox_t *sb);
 int dk_sandbox_arm_timeout(agentd_sandbox_t *sb);
+/* Blocking (worker): kill and remove container `name`; with a volume, first
+ * copy the workspace back to the host (workspace), then remove the volume
+ * (kept, and an error returned, when the copy failed). */
+int dk_teardown(dk_engine_t *e, const char *name, const char *volume, const char *workspace,
+                char *msg, size_t msglen);
 /* A signal for every process of `user` but the init in the container
  * (sig "INT", "TERM", "KILL"), or only those with `marker` in their
  * environment (marker non-NULL): the engine has no per-exec signal. */
@@ -152,6 +161,21 @@ int dk_template_image(dk_engine_t *e, const char *profile, const char *dockerfil
                       char *image, size_t image_len, int *built, agentd_err_t *err);
 /* A ustar archive of dir (for the build endpoint). */
 int dk_tar_dir(const char *dir, char **out, size_t *len, agentd_err_t *err);
+/* The same with every name under `prefix/` (and an entry for prefix/
+ * itself), owned by uid:gid (for the archive endpoint). */
+int dk_tar_tree(const char *dir, const char *prefix, unsigned uid, unsigned gid, char **out,
+                size_t *len, agentd_err_t *err);
+
+/* ---- archive.c: a workspace volume's files back on the host --------------- */
+
+/* Extract the ustar/pax archive buf into dest (a new, empty folder),
+ * dropping each name's first component (the folder the engine archived).
+ * Refuses absolute names, "..", and writing through a symlink. */
+int dk_untar(const char *buf, size_t len, const char *dest, agentd_err_t *err);
+/* Replace folder `dir` by `staged` (renames; the old tree is removed). */
+int dk_swap_dir(const char *dir, const char *staged, agentd_err_t *err);
+/* rm -rf that never follows a symlink. */
+void dk_rmtree(const char *path);
 
 /* ---- util.c --------------------------------------------------------------- */
 

@@ -42,6 +42,7 @@ typedef struct dk_side {
 
 struct dk_conn {
     dk_plugin_t *pl;
+    dk_conn_t *next;           /* the plugin's open connections */
     CURL *curl;
     int fd;
     agentd_poll_t *poll;
@@ -95,8 +96,23 @@ static void unref(dk_conn_t *c)
     if (c->curl != NULL)
         curl_easy_cleanup(c->curl); /* closes the socket */
     c->pl->conns_open--;
+    for (dk_conn_t **p = &c->pl->conns; *p != NULL; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
     free(c->raw);
     free(c);
+}
+
+void dk_conn_forget_all(dk_plugin_t *pl)
+{
+    while (pl->conns != NULL) {
+        dk_conn_t *c = pl->conns;
+        c->refs = 1; /* whoever still holds a stream is past its lifetime */
+        c->owner_gone = 1;
+        unref(c);
+    }
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -412,6 +428,8 @@ dk_conn_t *dk_conn_new(dk_plugin_t *pl, agentd_exec_io_t *io, dk_conn_end_cb end
     c->end = end;
     c->end_ud = ud;
     c->refs = 4; /* three streams and the owner */
+    c->next = pl->conns;
+    pl->conns = c;
     c->in.c = c->out.c = c->err.c = c;
     pl->conns_open++;
     io->in = (agentd_stream_t){&ops, &c->in};

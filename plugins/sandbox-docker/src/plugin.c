@@ -35,8 +35,9 @@ static const agentd_config_field_t config_fields[] = {
     FIELD(.name = "tls_verify", .type = AGENTD_CONFIG_BOOL, .default_json = "true",
           .description = "verify a tcp:// engine's certificate against tls_ca"),
     FIELD(.name = "workspace_mode", .type = AGENTD_CONFIG_STRING, .default_json = "\"auto\"",
-          .description = "\"bind\" (bind-mount the workspace), \"volume\" (not supported "
-                         "yet) or \"auto\" (bind)"),
+          .description = "\"bind\" (bind-mount the workspace), \"volume\" (a volume, files "
+                         "copied in and out through the archive endpoints) or \"auto\" (bind "
+                         "for unix://, volume for tcp://)"),
     FIELD(.name = "request_timeout_s", .type = AGENTD_CONFIG_INT, .default_json = "30",
           .min = 1, .max = 600,
           .description = "deadline of one Engine API request (image builds excepted)"),
@@ -86,7 +87,10 @@ static int read_config(dk_plugin_t *pl, const char *json, size_t len, agentd_err
         .retry_base_ms = rb ? (uint32_t)json_integer_value(rb) : 200,
     };
     int rc = 0;
-    if (mode == NULL || strcmp(mode, "auto") == 0 || strcmp(mode, "bind") == 0)
+    const char *ep = eo.endpoint != NULL ? eo.endpoint : "unix://";
+    if (mode == NULL || strcmp(mode, "auto") == 0)
+        pl->bind_workspace = strncmp(ep, "unix://", 7) == 0; /* tcp: another machine */
+    else if (strcmp(mode, "bind") == 0)
         pl->bind_workspace = 1;
     else if (strcmp(mode, "volume") == 0)
         pl->bind_workspace = 0;
@@ -170,6 +174,7 @@ static void plugin_fini(void *self)
             ex->sb = NULL;
         dk_sandbox_free(sb);
     }
+    dk_conn_forget_all(pl);
     dk_engine_free(&pl->engine);
     free(pl);
     curl_global_cleanup();
@@ -256,8 +261,8 @@ AGENTD_EXPORT const agentd_plugin_t agentd_plugin = {
     .id = "sandbox-docker",
     .version = "0.2.0",
     .description = "sessions in containers on a Docker engine, through the Docker Engine API",
-    .limitations = "bind-mounted workspaces only (no volume mode with archive copies for "
-                   "remote engines yet; no copy_in/copy_out); no egress allowlist (use "
+    .limitations = "no copy_in/copy_out; a volume workspace comes back to the host only "
+                   "when the sandbox is destroyed or reaped; no egress allowlist (use "
                    "network_mode); no pseudo-terminal; an adopted sandbox's commands get only "
                    "the environment given at exec",
     .config_fields = config_fields,

@@ -144,17 +144,15 @@ static void one_work(dk_op_t *op)
         o->labels = json_incref(labels);
         o->paused = json_is_true(json_object_get(state, "Paused"));
     }
+    /* reap: a volume's files go back to the workspace first, if it is there */
+    char *volume = op->rc == 0 && o->reap ? dk_strdup(label(labels, "volume")) : NULL;
+    char *ws = op->rc == 0 && o->reap ? dk_strdup(label(labels, "workspace")) : NULL;
     json_decref(c);
     dk_resp_free(&r);
-    if (op->rc == 0 && o->reap) {
-        snprintf(path, sizeof path, "/containers/%s?force=1&v=1", o->name);
-        op->rc = dk_request_json(&op->pl->engine, "DELETE", path, NULL, &r);
-        if (op->rc == AGENTD_ENOENT)
-            op->rc = 0;
-        if (op->rc != 0)
-            snprintf(op->msg, sizeof op->msg, "%s", r.msg);
-        dk_resp_free(&r);
-    }
+    if (op->rc == 0 && o->reap)
+        op->rc = dk_teardown(&op->pl->engine, o->name, volume, ws, op->msg, sizeof op->msg);
+    free(volume);
+    free(ws);
 }
 
 static agentd_sandbox_t *adopted(one_op_t *o, agentd_err_t *err)
@@ -171,6 +169,7 @@ static agentd_sandbox_t *adopted(one_op_t *o, agentd_err_t *err)
     sb->profile_name = dk_strdup(label(o->labels, "profile"));
     sb->workspace = dk_strdup(label(o->labels, "workspace"));
     sb->user = dk_strdup(label(o->labels, "user"));
+    sb->volume = dk_strdup(label(o->labels, "volume"));
     sb->env = dk_strv_dup(NULL);
     const char *dl = label(o->labels, "deadline_ms"), *cr = label(o->labels, "created_ms");
     sb->deadline_ms = dl != NULL ? strtoull(dl, NULL, 10) : 0;

@@ -7,6 +7,8 @@
 #include "dk.h"
 
 #include <jansson.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +24,7 @@ void dk_sandbox_free(agentd_sandbox_t *sb)
     free(sb->name);
     free(sb->workspace);
     free(sb->user);
+    free(sb->volume);
     dk_strv_free(sb->env, 1);
     free(sb);
 }
@@ -56,6 +59,11 @@ static void simple_work(dk_op_t *op)
 {
     simple_op_t *s = (simple_op_t *)op;
     dk_resp_t r;
+    if (s->free_sb != NULL && s->free_sb->volume != NULL) {
+        op->rc = dk_teardown(&op->pl->engine, s->free_sb->name, s->free_sb->volume,
+                             s->free_sb->workspace, op->msg, sizeof op->msg);
+        return;
+    }
     op->rc = dk_request_json(&op->pl->engine, s->method, s->path, NULL, &r);
     if (op->rc != 0)
         snprintf(op->msg, sizeof op->msg, "%s", r.msg);
@@ -228,6 +236,75 @@ int dk_sandbox_arm_timeout(agentd_sandbox_t *sb)
     uint64_t now_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
     uint64_t left = sb->deadline_ms > now_ms ? sb->deadline_ms - now_ms : 0;
     return sb->pl->api->timer_start(sb->pl->host, left, 0, on_timeout, sb, &sb->timeout);
+}
+
+/* ---- volume mode: the workspace comes back ------------------------------- */
+
+static int copy_out(dk_engine_t *e, const char *name, const char *ws, char *msg, size_t msglen)
+{
+    char enc[PATH_MAX * 3], path[PATH_MAX * 3 + 100], staged[PATH_MAX + 64];
+    dk_urlencode(ws, enc, sizeof enc);
+    snprintf(path, sizeof path, "/containers/%s/archive?path=%s", name, enc);
+    dk_resp_t r;
+    int rc = dk_request(e, "GET", path, NULL, NULL, 0, 0, &r);
+    if (rc != 0) {
+        snprintf(msg, msglen, "copy out of %s: %s", ws, r.msg);
+        dk_resp_free(&r);
+        return rc;
+    }
+    snprintf(staged, sizeof staged, "%s.agentd-in", ws);
+    dk_rmtree(staged);
+    agentd_err_t err = {{0}};
+    if (mkdir(staged, 0700) != 0)
+        rc = agentd_err_set(&err, AGENTD_EIO, "copy out: cannot make %s", staged);
+    if (rc == 0)
+        rc = dk_untar(r.body, r.len, staged, &err);
+    if (rc == 0)
+        rc = dk_swap_dir(ws, staged, &err);
+    if (rc != 0) {
+        dk_rmtree(staged);
+        snprintf(msg, msglen, "%s", err.msg);
+    }
+    dk_resp_free(&r);
+    return rc;
+}
+
+int dk_teardown(dk_engine_t *e, const char *name, const char *volume, const char *workspace,
+                char *msg, size_t msglen)
+{
+    char path[400];
+    dk_resp_t r;
+    /* Nothing may write the workspace while it is copied. */
+    snprintf(path, sizeof path, "/containers/%s/kill?signal=KILL", name);
+    dk_request_json(e, "POST", path, NULL, &r);
+    dk_resp_free(&r);
+    int copy_rc = 0;
+    struct stat st;
+    if (volume != NULL && workspace != NULL && stat(workspace, &st) == 0)
+        copy_rc = copy_out(e, name, workspace, msg, msglen);
+    snprintf(path, sizeof path, "/containers/%s?force=1&v=1", name);
+    int rc = dk_request_json(e, "DELETE", path, NULL, &r);
+    if (rc == AGENTD_ENOENT)
+        rc = 0;
+    if (rc != 0 && copy_rc == 0)
+        snprintf(msg, msglen, "%s", r.msg);
+    dk_resp_free(&r);
+    if (volume == NULL)
+        return rc;
+    if (copy_rc != 0) { /* the agent's work is still in the volume: keep it */
+        char why[AGENTD_ERR_MAX];
+        snprintf(why, sizeof why, "%s", msg);
+        snprintf(msg, msglen, "%.400s (volume %s kept)", why, volume);
+        return copy_rc;
+    }
+    snprintf(path, sizeof path, "/volumes/%s", volume);
+    int vrc = dk_request_json(e, "DELETE", path, NULL, &r);
+    if (vrc != 0 && vrc != AGENTD_ENOENT && rc == 0) {
+        rc = vrc;
+        snprintf(msg, msglen, "%s", r.msg);
+    }
+    dk_resp_free(&r);
+    return rc;
 }
 
 /* ---- destroy -------------------------------------------------------------------- */

@@ -113,6 +113,8 @@ int dk_context_hash(const char *dir, char hex[65], agentd_err_t *err)
 typedef struct tarbuf {
     char *buf;
     size_t len, cap;
+    const char *prefix; /* every name under this folder ("" : none) */
+    unsigned uid, gid;  /* owner of every entry */
 } tarbuf_t;
 
 static int tar_reserve(tarbuf_t *t, size_t add)
@@ -132,9 +134,12 @@ static int tar_reserve(tarbuf_t *t, size_t add)
     return 0;
 }
 
-static int tar_header(tarbuf_t *t, const char *rel, const struct stat *st, char type,
+static int tar_header(tarbuf_t *t, const char *rel0, const struct stat *st, char type,
                       size_t size, const char *link)
 {
+    char rel[PATH_MAX + 300];
+    snprintf(rel, sizeof rel, "%s%s%s%s", t->prefix, t->prefix[0] && rel0[0] ? "/" : "", rel0,
+             type == '5' ? "/" : "");
     if (tar_reserve(t, 512) != 0)
         return AGENTD_ENOMEM;
     char *h = t->buf + t->len;
@@ -152,8 +157,8 @@ static int tar_header(tarbuf_t *t, const char *rel, const struct stat *st, char 
         memcpy(h + 345, rel, (size_t)(cut - rel));
     }
     snprintf(h + 100, 8, "%07o", (unsigned)(st->st_mode & 07777));
-    snprintf(h + 108, 8, "%07o", 0u);
-    snprintf(h + 116, 8, "%07o", 0u);
+    snprintf(h + 108, 8, "%07o", t->uid & 07777777u);
+    snprintf(h + 116, 8, "%07o", t->gid & 07777777u);
     snprintf(h + 124, 12, "%011llo", (unsigned long long)size);
     snprintf(h + 136, 12, "%011llo", 0ull); /* mtime 0: the archive depends on content only */
     h[156] = type;
@@ -204,9 +209,20 @@ static int tar_one(void *ud, const char *rel, const char *abs, const struct stat
 
 int dk_tar_dir(const char *dir, char **out, size_t *len, agentd_err_t *err)
 {
-    tarbuf_t t = {0};
+    return dk_tar_tree(dir, "", 0, 0, out, len, err);
+}
+
+int dk_tar_tree(const char *dir, const char *prefix, unsigned uid, unsigned gid, char **out,
+                size_t *len, agentd_err_t *err)
+{
+    tarbuf_t t = {.prefix = prefix, .uid = uid, .gid = gid};
     unsigned count = 0;
-    int rc = walk(dir, "", tar_one, &t, &count);
+    struct stat st;
+    int rc = stat(dir, &st) == 0 ? 0 : AGENTD_EIO;
+    if (rc == 0 && prefix[0] != '\0')
+        rc = tar_header(&t, "", &st, '5', 0, NULL); /* the folder itself, with its owner */
+    if (rc == 0)
+        rc = walk(dir, "", tar_one, &t, &count);
     if (rc == 0 && (rc = tar_reserve(&t, 1024)) == 0) {
         memset(t.buf + t.len, 0, 1024);
         t.len += 1024;

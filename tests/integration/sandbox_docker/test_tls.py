@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """sandbox-docker against an engine reached over TCP with TLS client
 certificates (here the private dockerd also listens on 127.0.0.1 with
---tlsverify): version negotiation, a command with stdin and output over the
-TLS-hijacked connection, and refusals without the right certificates."""
+--tlsverify), as a remote engine: version negotiation, a command with stdin
+and output over the TLS-hijacked connection, the workspace in a volume
+(copied in through the archive endpoint, and back to the host when the
+sandbox ends), and refusals without the right certificates."""
+
+import os
 
 from docker_harness import Config, Engine, EngineTestCase, main, require_machine
 
@@ -32,6 +36,33 @@ class Tls(EngineTestCase):
         self.assertEqual(r.stdout, "stdin through TLS\nover-tls\n")
         self.assertIn("err", r.stderr)
         self.assertEqual(self.engine.containers(), [])
+
+    def test_the_workspace_travels_in_a_volume_and_back(self):
+        cfg = self.tls_config()  # workspace_mode auto: volume for tcp://
+        ws = cfg.workspace
+        with open(os.path.join(ws, "in.txt"), "w") as f:
+            f.write("from the host\n")
+        with open(os.path.join(ws, "gone.txt"), "w") as f:
+            f.write("deleted inside\n")
+        r = cfg.run(["/bin/sh", "-c", "cat in.txt; echo made > out.txt; rm gone.txt; "
+                     "mkdir -p sub/deeper; echo deep > sub/deeper/d.txt"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("from the host\n"), r.stdout)
+        with open(os.path.join(ws, "out.txt")) as f:
+            self.assertEqual(f.read(), "made\n")
+        with open(os.path.join(ws, "sub", "deeper", "d.txt")) as f:
+            self.assertEqual(f.read(), "deep\n")
+        self.assertFalse(os.path.exists(os.path.join(ws, "gone.txt")))
+        self.assertEqual(self.engine.containers(), [])
+        vols = self.engine.json("GET", "/volumes")["Volumes"] or []
+        self.assertEqual([v["Name"] for v in vols if v["Name"].startswith("agentd-")], [])
+
+    def test_bind_mode_can_be_chosen_for_a_tcp_engine_on_this_host(self):
+        cfg = self.tls_config(workspace_mode="bind")
+        r = cfg.run(["/bin/sh", "-c", "echo bound > b.txt"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(cfg.workspace, "b.txt")) as f:
+            self.assertEqual(f.read(), "bound\n")
 
     def test_without_a_client_certificate_the_engine_refuses(self):
         cfg = self.tls_config(tls_cert="", tls_key="")

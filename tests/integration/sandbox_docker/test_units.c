@@ -206,6 +206,68 @@ static void test_context_hash(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- copy out: the archive back on the host ----------------------------------------- */
+
+static size_t tar_entry(char *buf, const char *name, char type, const char *data,
+                        const char *link)
+{
+    size_t n = data != NULL ? strlen(data) : 0;
+    memset(buf, 0, 512);
+    snprintf(buf, 100, "%s", name);
+    snprintf(buf + 100, 8, "%07o", 0644u);
+    snprintf(buf + 124, 12, "%011o", (unsigned)n);
+    buf[156] = type;
+    if (link != NULL)
+        snprintf(buf + 157, 100, "%s", link);
+    memcpy(buf + 257, "ustar", 6);
+    size_t padded = (n + 511) & ~(size_t)511;
+    memset(buf + 512, 0, padded);
+    if (n > 0)
+        memcpy(buf + 512, data, n);
+    return 512 + padded;
+}
+
+static void test_untar_round_trip_and_refusals(void **state)
+{
+    (void)state;
+    char src[] = "/tmp/dk-unit-src-XXXXXX", dst[] = "/tmp/dk-unit-dst-XXXXXX";
+    assert_non_null(mkdtemp(src));
+    assert_non_null(mkdtemp(dst));
+    char path[600];
+    snprintf(path, sizeof path, "%s/sub", src);
+    assert_int_equal(mkdir(path, 0755), 0);
+    write_file(src, "top.txt", "top\n");
+    write_file(path, "inner.txt", "inner\n");
+    char *tar = NULL;
+    size_t len = 0;
+    agentd_err_t err = {{0}};
+    assert_int_equal(dk_tar_tree(src, "ws", 1000, 1000, &tar, &len, &err), 0);
+    assert_memory_equal(tar, "ws/", 3);
+    assert_int_equal(dk_untar(tar, len, dst, &err), 0);
+    free(tar);
+    char got[64] = "";
+    snprintf(path, sizeof path, "%s/sub/inner.txt", dst);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(got, sizeof got, f));
+    fclose(f);
+    assert_string_equal(got, "inner\n");
+    /* a name that climbs out, and a write through a symlink, are refused */
+    char *evil = calloc(1, 8192);
+    size_t n = tar_entry(evil, "ws/../escape.txt", '0', "x", NULL);
+    assert_int_equal(dk_untar(evil, n + 1024, dst, &err), AGENTD_EPERM);
+    n = tar_entry(evil, "ws/link", '2', NULL, "/tmp");
+    n += tar_entry(evil + n, "ws/link/planted.txt", '0', "x", NULL);
+    assert_int_equal(dk_untar(evil, n + 1024, dst, &err), AGENTD_EPERM);
+    assert_int_not_equal(access("/tmp/planted.txt", F_OK), 0);
+    n = tar_entry(evil, "/etc/absolute", '0', "x", NULL);
+    assert_int_equal(dk_untar(evil, n + 1024, dst, &err), AGENTD_EPERM);
+    free(evil);
+    dk_rmtree(src);
+    dk_rmtree(dst);
+    assert_int_not_equal(access(src, F_OK), 0);
+}
+
 /* ---- profiles ---------------------------------------------------------------------------- */
 
 static int parse(const char *json, agentd_err_t *err)
@@ -284,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_retry_transient),
         cmocka_unit_test(test_retry_backoff),
         cmocka_unit_test(test_context_hash),
+        cmocka_unit_test(test_untar_round_trip_and_refusals),
         cmocka_unit_test(test_profile),
         cmocka_unit_test(test_field_of),
     };
