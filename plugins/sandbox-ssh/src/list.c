@@ -222,6 +222,7 @@ typedef struct adopt_op {
 static void on_adopt_connected(void *ud, int status, const char *msg)
 {
     adopt_op_t *op = ud;
+    op->pl->creates--;
     if (status != 0) {
         ssh_sandbox_forget(op->sb);
         op->cb(op->ud, status, NULL, msg);
@@ -265,6 +266,7 @@ int ssh_adopt(ssh_plugin_t *pl, const char *id, agentd_sandbox_create_cb cb, voi
         free(op);
         return agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
     }
+    pl->creates++;
     return 0;
 }
 

@@ -211,7 +211,7 @@ static void stop_tick(void *ud)
 {
     ssh_plugin_t *pl = ud;
     if (pl->sandboxes != NULL || pl->rcmds != NULL || pl->lists_in_flight > 0 ||
-        pl->removals > 0)
+        pl->removals > 0 || pl->creates > 0)
         return;
     if (pl->stopping == 1) {
         pl->stopping = 2;

@@ -116,6 +116,7 @@ void ssh_sandbox_forget(agentd_sandbox_t *sb)
 static void create_done(create_op_t *op, int status, const char *msg)
 {
     agentd_sandbox_t *sb = op->sb;
+    op->pl->creates--;
     if (status != 0) {
         if (op->host != NULL)
             op->host->load--;
@@ -150,6 +151,11 @@ static void on_setup(void *ud, int status, int code, const char *out, const char
         return;
     }
     agentd_sandbox_t *sb = op->sb;
+    if (pl->stopping) { /* made while shutting down: nobody will use it */
+        ssh_remove_dir(op->host, sb->id, NULL, NULL, NULL);
+        create_done(op, AGENTD_ECANCELED, "the plugin is stopping");
+        return;
+    }
     if (sb->session_id != NULL) {
         ssh_str_t data = {0};
         ssh_str_addf(&data, "{\"host\":\"%s\",\"sandbox\":\"%s\"}", op->host->name, sb->id);
@@ -359,6 +365,8 @@ int ssh_sandbox_create(ssh_plugin_t *pl, const agentd_sandbox_spec_t *spec,
     op->sb->host = NULL;
     /* Never call back inside create(): the caller has not seen it return. */
     rc = ssh_defer(pl, place_deferred, op);
+    if (rc == 0)
+        pl->creates++;
     if (rc != 0) {
         ssh_sandbox_forget(op->sb);
         ssh_profile_clear(&op->prof);

@@ -155,6 +155,7 @@ struct ssh_plugin {
     struct ssh_orphan *orphans;     /* from the last list() */
     unsigned lists_in_flight;
     unsigned removals;              /* destroys and reaps in flight */
+    unsigned creates;               /* creates and adopts in flight */
     unsigned processes;             /* agent, masters, ssh-add alive */
     agentd_timer_t *stop_timer;
     agentd_done_cb stop_done;
