@@ -45,7 +45,7 @@ CLAUDE_IN = "/opt/claude/claude"  # where the test profile mounts it
 
 # What the test image holds: a shell and the tools the plugin's in-container
 # signalling and the tests use, with the shared libraries they need.
-TOOLS = ["sh", "dash", "sleep", "cat", "tr", "grep", "id", "ls", "mkdir", "touch", "rm",
+TOOLS = ["sh", "dash", "bash", "sleep", "cat", "tr", "grep", "id", "ls", "mkdir", "touch", "rm",
          "env", "head", "wc", "stat", "sed"]
 
 
