@@ -9,7 +9,8 @@ the container is removed)."""
 import os
 import sys
 
-from docker_harness import HERE, TESTS_DIR, EngineTestCase, missing, wait_for
+from docker_harness import (HERE, SANITIZER_WORDS, TESTS_DIR, EngineTestCase, missing,
+                            wait_for)
 
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sessions"))
 import sessions_harness as sh  # noqa: E402
@@ -39,9 +40,18 @@ class DockerSessions(EngineTestCase):
                         "base_url": self.api.url, "api_key": sh.API_KEY}
         self.cfg.config = cfg
         self.cfg.write()
-        d = sh.Driver(self.cfg.path, os.path.join(self.cfg.tmp, "driver.stderr"))
-        self.addCleanup(lambda: d.proc.poll() is None and d.terminate(60))
+        stderr = os.path.join(self.cfg.tmp, "driver.stderr")
+        d = sh.Driver(self.cfg.path, stderr)
+        self.addCleanup(self.end_driver, d, stderr)
         return d
+
+    def end_driver(self, d, stderr):
+        if d.proc.poll() is None:
+            d.terminate(60)
+        with open(stderr, errors="replace") as f:
+            text = f.read()
+        for w in SANITIZER_WORDS:
+            self.assertNotIn(w, text, text[-6000:])
 
     def running_container(self):
         found = [c for c in self.engine.containers() if c["State"] in ("running", "paused")]
