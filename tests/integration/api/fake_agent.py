@@ -9,6 +9,7 @@ flushed; anything else prints one line echoing the text. It exits when its
 input ends.
 """
 import json
+import os
 import sys
 import time
 import uuid
@@ -52,25 +53,30 @@ for raw in sys.stdin:
         offset = float(words[5]) / 1000.0 if len(words) >= 6 and words[4] == "offset" else 0
         if offset > 0:
             time.sleep(offset)
+        # The line text() prints, from a template: the agent is a load
+        # generator for benchmarks too, and should cost little per line.
+        head, tail = json.dumps({"type": "assistant", "session_id": SESSION, "message": {
+            "role": "assistant", "content": [{"type": "text", "text": "\0"}]}}).split('"\\u0000"')
+        line = head.replace("%", "%%") + '"line %d %.6f"' + tail.replace("%", "%%") + "\n"
+        now = time.time
         if every:
-            # Paced lines go out one by one, each flushed, on a fixed
-            # schedule (line i at start + i * every), so the rate is the
-            # one asked for however long a write takes.
-            start = time.time()
+            # Paced lines go out one by one, each in its own write, on a
+            # fixed schedule (line i at start + i * every), so the rate is
+            # the one asked for however long a write takes.
+            sys.stdout.flush()
+            fd, write, sleep = sys.stdout.fileno(), os.write, time.sleep
+            start = now()
             for i in range(n):
-                delay = start + i * every - time.time()
+                delay = start + i * every - now()
                 if delay > 0:
-                    time.sleep(delay)
-                text("line %d %.6f" % (i, time.time()))
+                    sleep(delay)
+                write(fd, (line % (i, now())).encode())
         else:
             # A flood is written through stdio's buffer, as fast as the
-            # agent can: the same line text() prints, from a template, so
-            # that the agent is not what limits a benchmark.
-            head, tail = json.dumps({"type": "assistant", "session_id": SESSION, "message": {
-                "role": "assistant", "content": [{"type": "text", "text": "\0"}]}}).split('"\\u0000"')
-            write, now = sys.stdout.write, time.time
+            # agent can.
+            write = sys.stdout.write
             for i in range(n):
-                write('%s"line %d %.6f"%s\n' % (head, i, now(), tail))
+                write(line % (i, now()))
             sys.stdout.flush()
     else:
         text("echo: " + content)
