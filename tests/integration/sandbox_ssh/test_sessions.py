@@ -98,8 +98,9 @@ class Sessions(FleetCase):
                        env={"FAKE_AGENT_MODE": "hang"})
         d.wait_state(sid, "failed", timeout=30)
         self.assertIn("capacity", str(d.session_events(sid, "session.state")))
-        # A slot freed is a slot used again.
+        # A slot freed is a slot used again (once its directory is gone).
         d.ok("stop", id=sids[1], timeout=60)
+        wait_for(lambda: f.session_dirs(h2) == [], 15, what="h2's sandbox removed")
         sid = self.hang_session(d)
         self.assertEqual(self.placed(sid), "h2")
 
