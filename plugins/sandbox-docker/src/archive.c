@@ -54,12 +54,12 @@ static int pax_value(const char *p, size_t n, const char *key, char *out, size_t
 }
 
 /* The name below the archived folder, checked; "" for the folder itself. */
-static int clean_name(const char *name, char *out, size_t outlen)
+static int clean_name(const char *name, int strip, char *out, size_t outlen)
 {
     while (name[0] == '.' && name[1] == '/')
         name += 2;
     const char *slash = strchr(name, '/');
-    const char *rest = slash != NULL ? slash + 1 : "";
+    const char *rest = !strip ? name : slash != NULL ? slash + 1 : "";
     if (name[0] == '/' || strlen(rest) >= outlen)
         return -1;
     snprintf(out, outlen, "%s", rest);
@@ -110,7 +110,7 @@ static int put_file(const char *path, const char *data, size_t size, unsigned mo
     return close(fd);
 }
 
-int dk_untar(const char *buf, size_t len, const char *dest, agentd_err_t *err)
+int dk_untar(const char *buf, size_t len, const char *dest, int strip, agentd_err_t *err)
 {
     char long_name[PATH_MAX] = "", long_link[PATH_MAX] = "";
     size_t off = 0;
@@ -153,7 +153,7 @@ int dk_untar(const char *buf, size_t len, const char *dest, agentd_err_t *err)
             snprintf(link, sizeof link, "%.100s", h + 157);
         long_name[0] = long_link[0] = '\0';
         off = next;
-        if (clean_name(raw, name, sizeof name) < 0)
+        if (clean_name(raw, strip, name, sizeof name) < 0)
             return agentd_err_set(err, AGENTD_EPERM, "copy out: refused the name %.200s", raw);
         if (name[0] == '\0')
             continue; /* the folder itself: dest */

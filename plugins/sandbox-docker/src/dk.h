@@ -169,9 +169,16 @@ int dk_tar_tree(const char *dir, const char *prefix, unsigned uid, unsigned gid,
 /* ---- archive.c: a workspace volume's files back on the host --------------- */
 
 /* Extract the ustar/pax archive buf into dest (a new, empty folder),
- * dropping each name's first component (the folder the engine archived).
- * Refuses absolute names, "..", and writing through a symlink. */
-int dk_untar(const char *buf, size_t len, const char *dest, agentd_err_t *err);
+ * dropping each name's first component (the folder the engine archived)
+ * when strip is non-zero. Refuses absolute names, "..", and writing
+ * through a symlink. */
+int dk_untar(const char *buf, size_t len, const char *dest, int strip, agentd_err_t *err);
+
+/* copy.c: copy_in / copy_out through the archive endpoints. */
+int dk_copy_in(agentd_sandbox_t *sb, const char *host_path, const char *sandbox_path,
+               agentd_done_cb cb, void *ud, agentd_err_t *err);
+int dk_copy_out(agentd_sandbox_t *sb, const char *sandbox_path, const char *host_path,
+                agentd_done_cb cb, void *ud, agentd_err_t *err);
 /* Replace folder `dir` by `staged` (renames; the old tree is removed). */
 int dk_swap_dir(const char *dir, const char *staged, agentd_err_t *err);
 /* rm -rf that never follows a symlink. */

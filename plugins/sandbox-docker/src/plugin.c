@@ -218,6 +218,20 @@ static int vt_signal(void *self, agentd_sandbox_t *sb, agentd_sandbox_signal_t s
     return dk_sandbox_signal(sb, sig, err);
 }
 
+static int vt_copy_in(void *self, agentd_sandbox_t *sb, const char *host_path,
+                      const char *sandbox_path, agentd_done_cb cb, void *ud, agentd_err_t *err)
+{
+    (void)self;
+    return dk_copy_in(sb, host_path, sandbox_path, cb, ud, err);
+}
+
+static int vt_copy_out(void *self, agentd_sandbox_t *sb, const char *sandbox_path,
+                       const char *host_path, agentd_done_cb cb, void *ud, agentd_err_t *err)
+{
+    (void)self;
+    return dk_copy_out(sb, sandbox_path, host_path, cb, ud, err);
+}
+
 static int vt_destroy(void *self, agentd_sandbox_t *sb, agentd_done_cb cb, void *ud,
                       agentd_err_t *err)
 {
@@ -243,12 +257,14 @@ static int vt_reap(void *self, const char *id, agentd_done_cb cb, void *ud, agen
 
 static const agentd_sandbox_vtable_t vtable = {
     .size = sizeof(agentd_sandbox_vtable_t),
-    .capabilities = AGENTD_SANDBOX_CAP_PAUSE | AGENTD_SANDBOX_CAP_ADOPT,
+    .capabilities = AGENTD_SANDBOX_CAP_PAUSE | AGENTD_SANDBOX_CAP_ADOPT | AGENTD_SANDBOX_CAP_COPY,
     .create = vt_create,
     .exec = vt_exec,
     .exec_signal = vt_exec_signal,
     .exec_release = vt_exec_release,
     .signal = vt_signal,
+    .copy_in = vt_copy_in,
+    .copy_out = vt_copy_out,
     .destroy = vt_destroy,
     .list = vt_list,
     .adopt = vt_adopt,
@@ -261,8 +277,9 @@ AGENTD_EXPORT const agentd_plugin_t agentd_plugin = {
     .id = "sandbox-docker",
     .version = "0.2.0",
     .description = "sessions in containers on a Docker engine, through the Docker Engine API",
-    .limitations = "no copy_in/copy_out; a volume workspace comes back to the host only "
-                   "when the sandbox is destroyed or reaped; no egress allowlist (use "
+    .limitations = "copy_in/copy_out reach only the workspace and mounts (the root is "
+                   "read-only); a volume workspace comes back to the host only when the "
+                   "sandbox is destroyed or reaped; no egress allowlist (use "
                    "network_mode); no pseudo-terminal; an adopted sandbox's commands get only "
                    "the environment given at exec",
     .config_fields = config_fields,

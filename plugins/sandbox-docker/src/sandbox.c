@@ -258,7 +258,7 @@ static int copy_out(dk_engine_t *e, const char *name, const char *ws, char *msg,
     if (mkdir(staged, 0700) != 0)
         rc = agentd_err_set(&err, AGENTD_EIO, "copy out: cannot make %s", staged);
     if (rc == 0)
-        rc = dk_untar(r.body, r.len, staged, &err);
+        rc = dk_untar(r.body, r.len, staged, 1, &err);
     if (rc == 0)
         rc = dk_swap_dir(ws, staged, &err);
     if (rc != 0) {

@@ -218,11 +218,15 @@ int dk_tar_tree(const char *dir, const char *prefix, unsigned uid, unsigned gid,
     tarbuf_t t = {.prefix = prefix, .uid = uid, .gid = gid};
     unsigned count = 0;
     struct stat st;
-    int rc = stat(dir, &st) == 0 ? 0 : AGENTD_EIO;
-    if (rc == 0 && prefix[0] != '\0')
-        rc = tar_header(&t, "", &st, '5', 0, NULL); /* the folder itself, with its owner */
-    if (rc == 0)
-        rc = walk(dir, "", tar_one, &t, &count);
+    int rc = lstat(dir, &st) == 0 ? 0 : AGENTD_EIO;
+    if (rc == 0 && !S_ISDIR(st.st_mode) && prefix[0] != '\0') {
+        rc = tar_one(&t, "", dir, &st); /* one file (or symlink), named prefix */
+    } else {
+        if (rc == 0 && prefix[0] != '\0')
+            rc = tar_header(&t, "", &st, '5', 0, NULL); /* the folder itself, with its owner */
+        if (rc == 0)
+            rc = walk(dir, "", tar_one, &t, &count);
+    }
     if (rc == 0 && (rc = tar_reserve(&t, 1024)) == 0) {
         memset(t.buf + t.len, 0, 1024);
         t.len += 1024;

@@ -57,6 +57,27 @@ class Tls(EngineTestCase):
         vols = self.engine.json("GET", "/volumes")["Volumes"] or []
         self.assertEqual([v["Name"] for v in vols if v["Name"].startswith("agentd-")], [])
 
+    def test_copy_in_and_out_through_the_archive_endpoints(self):
+        cfg = self.tls_config()
+        src = os.path.join(cfg.tmp, "copy-src")
+        os.makedirs(os.path.join(src, "sub"))
+        with open(os.path.join(src, "a.txt"), "w") as f:
+            f.write("alpha\n")
+        with open(os.path.join(src, "sub", "b.txt"), "w") as f:
+            f.write("beta\n")
+        r = cfg.vt("copy", cfg.tmp)
+        self.assert_vt_ok(r)
+        with open(os.path.join(cfg.tmp, "copied-back.txt")) as f:
+            self.assertEqual(f.read(), "made-inside\n")
+        back = os.path.join(cfg.tmp, "copied-back-dir")
+        with open(os.path.join(back, "a.txt")) as f:
+            self.assertEqual(f.read(), "changed\n")
+        with open(os.path.join(back, "sub", "b.txt")) as f:
+            self.assertEqual(f.read(), "beta\n")
+        # the volume's files came back to the workspace at destroy, too
+        with open(os.path.join(cfg.workspace, "incoming", "new.txt")) as f:
+            self.assertEqual(f.read(), "made-inside\n")
+
     def test_bind_mode_can_be_chosen_for_a_tcp_engine_on_this_host(self):
         cfg = self.tls_config(workspace_mode="bind")
         r = cfg.run(["/bin/sh", "-c", "echo bound > b.txt"])

@@ -243,7 +243,7 @@ static void test_untar_round_trip_and_refusals(void **state)
     agentd_err_t err = {{0}};
     assert_int_equal(dk_tar_tree(src, "ws", 1000, 1000, &tar, &len, &err), 0);
     assert_memory_equal(tar, "ws/", 3);
-    assert_int_equal(dk_untar(tar, len, dst, &err), 0);
+    assert_int_equal(dk_untar(tar, len, dst, 1, &err), 0);
     free(tar);
     char got[64] = "";
     snprintf(path, sizeof path, "%s/sub/inner.txt", dst);
@@ -255,13 +255,13 @@ static void test_untar_round_trip_and_refusals(void **state)
     /* a name that climbs out, and a write through a symlink, are refused */
     char *evil = calloc(1, 8192);
     size_t n = tar_entry(evil, "ws/../escape.txt", '0', "x", NULL);
-    assert_int_equal(dk_untar(evil, n + 1024, dst, &err), AGENTD_EPERM);
+    assert_int_equal(dk_untar(evil, n + 1024, dst, 1, &err), AGENTD_EPERM);
     n = tar_entry(evil, "ws/link", '2', NULL, "/tmp");
     n += tar_entry(evil + n, "ws/link/planted.txt", '0', "x", NULL);
-    assert_int_equal(dk_untar(evil, n + 1024, dst, &err), AGENTD_EPERM);
+    assert_int_equal(dk_untar(evil, n + 1024, dst, 1, &err), AGENTD_EPERM);
     assert_int_not_equal(access("/tmp/planted.txt", F_OK), 0);
     n = tar_entry(evil, "/etc/absolute", '0', "x", NULL);
-    assert_int_equal(dk_untar(evil, n + 1024, dst, &err), AGENTD_EPERM);
+    assert_int_equal(dk_untar(evil, n + 1024, dst, 1, &err), AGENTD_EPERM);
     free(evil);
     dk_rmtree(src);
     dk_rmtree(dst);

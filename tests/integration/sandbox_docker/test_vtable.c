@@ -14,6 +14,8 @@
  *   dk_vtable_driver CONFIG WORKSPACE reap ID     ... or reaps it
  *   dk_vtable_driver CONFIG WORKSPACE session ID  create for a session and
  *                                                 print its events
+ *   dk_vtable_driver CONFIG WORKSPACE copy DIR    copy_in DIR/copy-src, copy_out
+ *                                                 into DIR
  *
  * Prints "ok: ..." / "FAIL: ..." lines, "event TYPE DATA" lines, and exits
  * with the number of failures. Each wait polls a condition with a deadline.
@@ -426,6 +428,56 @@ static void scenario_reap(t_t *t, const char *id)
     check(t, t->create_status == AGENTD_ENOENT, "a reaped sandbox cannot be adopted");
 }
 
+static void on_copied(void *ud, int status)
+{
+    t_t *t = ud;
+    t->reaped = status == 0 ? 1 : status; /* reuses the reap flag */
+}
+
+/* copy_in of a folder and copy_out of a file and a folder, through the
+ * archive endpoints; CONFIG's profile decides bind or volume. */
+static void scenario_copy(t_t *t, const char *host_dir)
+{
+    if (create(t, "vt-copy", NULL, 0) != 0) {
+        check(t, 0, "create");
+        return;
+    }
+    agentd_err_t err = {{0}};
+    char src[600], dst[600], back[600], back_dir[600];
+    snprintf(src, sizeof src, "%s/copy-src", host_dir);
+    snprintf(dst, sizeof dst, "%s/incoming", t->ws);
+    snprintf(back, sizeof back, "%s/copied-back.txt", host_dir);
+    snprintf(back_dir, sizeof back_dir, "%s/copied-back-dir", host_dir);
+    t->reaped = 0;
+    check(t, t->vt->copy_in(t->self, t->sb, src, dst, on_copied, t, &err) == 0,
+          "copy_in accepted");
+    wait_until(t, &t->reaped, 30000);
+    check(t, t->reaped == 1, "copy_in done");
+    run(t, "cat incoming/a.txt incoming/sub/b.txt; echo made-inside > incoming/new.txt; "
+           "echo changed > incoming/a.txt");
+    wait_until(t, &t->exited, 20000);
+    wait_until(t, &t->out_eof, 5000);
+    check(t, out_has(t, "alpha\nbeta\n"), "the copied files are in the sandbox");
+    release(t);
+    char from[700];
+    snprintf(from, sizeof from, "%s/new.txt", dst);
+    t->reaped = 0;
+    check(t, t->vt->copy_out(t->self, t->sb, from, back, on_copied, t, &err) == 0,
+          "copy_out of a file accepted");
+    wait_until(t, &t->reaped, 30000);
+    check(t, t->reaped == 1, "copy_out of a file done");
+    t->reaped = 0;
+    check(t, t->vt->copy_out(t->self, t->sb, dst, back_dir, on_copied, t, &err) == 0,
+          "copy_out of a folder accepted");
+    wait_until(t, &t->reaped, 30000);
+    check(t, t->reaped == 1, "copy_out of a folder done");
+    t->reaped = 0;
+    check(t, t->vt->copy_in(t->self, t->sb, "relative", dst, on_copied, t, &err) ==
+                 AGENTD_EINVAL, "copy_in refuses a relative path");
+    destroy(t);
+    check(t, t->destroyed && t->destroy_status == 0, "destroy");
+}
+
 static void scenario_session(t_t *t, const char *id)
 {
     int rc = create(t, id, "session-events", 0);
@@ -490,6 +542,8 @@ int main(int argc, char **argv)
         scenario_adopt(t, id);
     else if (strcmp(s, "reap") == 0)
         scenario_reap(t, id);
+    else if (strcmp(s, "copy") == 0)
+        scenario_copy(t, id);
     else if (strcmp(s, "session") == 0)
         scenario_session(t, id);
     else

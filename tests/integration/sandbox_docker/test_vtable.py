@@ -14,6 +14,21 @@ class Vtable(EngineTestCase):
         self.assert_vt_ok(r)
         self.assertEqual(self.engine.containers(), [])
 
+    def test_copy_in_and_out_with_a_bind_mounted_workspace(self):
+        import os
+        src = os.path.join(self.cfg.tmp, "copy-src")
+        os.makedirs(os.path.join(src, "sub"))
+        with open(os.path.join(src, "a.txt"), "w") as f:
+            f.write("alpha\n")
+        with open(os.path.join(src, "sub", "b.txt"), "w") as f:
+            f.write("beta\n")
+        r = self.cfg.vt("copy", self.cfg.tmp)
+        self.assert_vt_ok(r)
+        with open(os.path.join(self.cfg.tmp, "copied-back.txt")) as f:
+            self.assertEqual(f.read(), "made-inside\n")
+        with open(os.path.join(self.cfg.tmp, "copied-back-dir", "sub", "b.txt")) as f:
+            self.assertEqual(f.read(), "beta\n")
+
     def test_timeout_kills_the_container(self):
         r = self.cfg.vt("timeout")
         self.assert_vt_ok(r)
