@@ -360,11 +360,26 @@ class Fleet:
         return sorted(d for d in os.listdir(host.root) if not d.startswith("."))
 
 
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer")
+
+
+def sanitizer_report(text):
+    """The sanitizer report in agentd's stderr (an ASan/UBSan build), or None."""
+    for mark in SANITIZER_MARKS:
+        if mark in text:
+            return text[text.index(mark):][:3000]
+    return None
+
+
 class Result:
     def __init__(self, rc, out, err):
         self.returncode = rc
         self.stdout = out.decode(errors="replace")
         self.stderr = err.decode(errors="replace")
+        report = sanitizer_report(self.stderr)
+        if report:
+            raise AssertionError("agentd's stderr holds a sanitizer report:\n" + report)
 
     def __repr__(self):
         return "rc=%d stdout=%r stderr=%r" % (self.returncode, self.stdout[-1500:],

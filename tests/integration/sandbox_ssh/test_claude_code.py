@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 from ssh_harness import (AGENTD, HERE, FleetCase, cmdlines, main, missing, pids_with_env,
-                         wait_for)
+                         sanitizer_report, wait_for)
 
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sessions"))
 from sessions_harness import API_KEY, DRIVER, Driver, claude_path  # noqa: E402
@@ -113,6 +113,7 @@ class ClaudeOverSsh(FleetCase):
         for line in body:
             self.assertNotIn(line, text_log)
         self.assertIn("ssh-agent ready with 1 key(s)", text_log)
+        self.assertIsNone(sanitizer_report(text_log))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import sys
 
 import signal
 
-from ssh_harness import HERE, FleetCase, cmdlines, main, pids_with_env, wait_for
+from ssh_harness import (HERE, FleetCase, cmdlines, main, pids_with_env, sanitizer_report,
+                         wait_for)
 
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sessions"))
 from sessions_harness import DRIVER, FAKE_AGENT, Driver  # noqa: E402
@@ -40,10 +41,10 @@ class Sessions(FleetCase):
     def end_drivers(self):
         for d in self.drivers:
             if d.proc.poll() is None:
-                try:
-                    d.terminate(60)
-                except AssertionError:
-                    pass
+                self.assertEqual(d.terminate(60), 0, "the driver's shutdown failed")
+            with open(d.stderr_path, errors="replace") as log:
+                report = sanitizer_report(log.read())
+            self.assertIsNone(report, "the driver's stderr holds a sanitizer report")
 
     def start(self, hosts=None, profile=None, **settings):
         f = self.fleet
