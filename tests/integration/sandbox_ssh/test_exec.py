@@ -57,6 +57,39 @@ class Exec(FleetCase):
         self.assertEqual(hashlib.sha256(out).hexdigest(), hashlib.sha256(data).hexdigest())
         self.assertEqual(err.count(b"\0"), 8000000)
 
+    def test_a_reader_that_stops_stops_the_remote_writer(self):
+        f = self.fleet
+        cfg = f.write_config()
+        size = 400 * 1024 * 1024
+        p = f.popen(cfg, ["head", "-c", str(size), "/dev/zero"])
+        writer = wait_for(lambda: remote_procs(f), 30, what="the remote writer")[0]
+
+        def written():
+            with open("/proc/%d/io" % writer) as io:
+                return int(next(l for l in io if l.startswith("wchar:")).split()[1])
+        # Nobody reads: the remote writer comes to a halt (its channel's
+        # window is full) long before the end, and agentd holds little.
+        last = [-1]
+
+        def halted():
+            now, before = written(), last[0]
+            last[0] = now
+            return now > 0 and now == before
+        wait_for(halted, 30, interval=0.3, what="the remote writer to be held")
+        self.assertLess(written(), size // 4)
+        with open("/proc/%d/status" % p.pid) as st:
+            rss_kib = int(next(l for l in st if l.startswith("VmRSS:")).split()[1])
+        self.assertLess(rss_kib, 100 * 1024, "agentd holds %d KiB" % rss_kib)
+        got = 0
+        while True:
+            chunk = p.stdout.read(1 << 20)
+            if not chunk:
+                break
+            got += len(chunk)
+        p.wait(60)
+        self.assertEqual(p.returncode, 0, p.stderr.read()[-2000:])
+        self.assertEqual(got, size)
+
     def test_a_stop_leaves_no_remote_process(self):
         f = self.fleet
         cfg = f.write_config()
