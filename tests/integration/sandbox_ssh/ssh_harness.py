@@ -64,10 +64,14 @@ def ensure_openssh():
     """The test setup installs openssh-server when it is absent."""
     if os.access(SSHD, os.X_OK) and shutil.which("ssh") and shutil.which("ssh-agent"):
         return
-    r = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends",
-                        "openssh-server", "openssh-client"],
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "openssh-server",
+               "openssh-client"]
+    r = subprocess.run(install, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:  # a fresh machine may have no package lists yet
+        subprocess.run(["apt-get", "update"], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        r = subprocess.run(install, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0 or not os.access(SSHD, os.X_OK):
         missing("openssh-server (apt-get install failed: %s)" % r.stdout[-500:])
 
