@@ -147,6 +147,10 @@ static void on_setup(void *ud, int status, int code, const char *out, const char
     if (status != 0 || code != 0) {
         snprintf(msg, sizeof msg, "host %s: cannot prepare the session directory: %s",
                  op->host->name, status != 0 ? agentd_strerror(status) : err);
+        /* Half made (a clone that failed): not left behind. Exit 17: the
+         * directory is another instance's, not ours to remove. */
+        if (status != AGENTD_ECANCELED && code != 17)
+            ssh_remove_dir(op->host, op->sb->id, NULL, NULL, NULL);
         create_done(op, status != 0 ? status : AGENTD_EIO, msg);
         return;
     }

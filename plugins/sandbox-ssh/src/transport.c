@@ -306,6 +306,7 @@ static void on_agent_ready(void *ud, int status, const char *msg)
     ssh_host_t *h = ud;
     if (status != 0) {
         h->state = SSH_HOST_DOWN;
+        snprintf(h->reason, sizeof h->reason, "no key: %.280s", msg ? msg : "");
         char why[400];
         snprintf(why, sizeof why, "host %s: no key: %s", h->name, msg ? msg : "");
         ssh_waiters_fire(&h->waiters, status, why);

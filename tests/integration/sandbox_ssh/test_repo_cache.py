@@ -89,6 +89,16 @@ class RepoCache(FleetCase):
         self.assertEqual(git("--git-dir", mirror, "rev-list", "--count", "main").strip(), "21")
         self.assertEqual(f.session_dirs(f.hosts[0]), [])
 
+    def test_a_repository_that_cannot_be_fetched_fails_and_leaves_nothing(self):
+        f = self.fleet
+        cfg = f.write_config(profile={"hosts": ["h1"],
+                                      "repository": "file://" + f.tmp + "/no-such.git"})
+        r = f.run(cfg, ["true"])
+        self.assertEqual(r.returncode, 125, r)
+        self.assertIn("cannot prepare the session directory", r.stderr)
+        self.assertIn("no-such.git", r.stderr)
+        self.assertEqual(f.session_dirs(f.hosts[0]), [])
+
     def test_without_the_cache_every_session_clones(self):
         f = self.fleet
         _, origin = self.make_origin(3)
