@@ -334,6 +334,15 @@ static int api_emit_event(agentd_host_t *h, const char *session_id, const char *
     if (!is_object)
         return agentd_err_set(err, AGENTD_EINVAL, "emit_event %s: data is not a JSON object",
                               type);
+    /* A plugin speaks for its own kind only ("sandbox.network_refused"): it
+     * cannot pass for the host (session.*, permission.*, agent.*). */
+    const char *kind = h->plugin != NULL ? host_plugin_kind_name(h->plugin->kind) : NULL;
+    size_t klen = kind != NULL ? strlen(kind) : 0;
+    if (kind == NULL || strncmp(type, kind, klen) != 0 || type[klen] != '.' ||
+        type[klen + 1] == '\0' || strlen(type) > 64)
+        return agentd_err_set(err, AGENTD_EINVAL,
+                              "emit_event: type \"%.64s\" must be \"%s.<what>\" (at most 64 "
+                              "characters)", type, kind != NULL ? kind : "<kind>");
     if (session_id != NULL && h->ctx->event_sink != NULL)
         return h->ctx->event_sink(h->ctx->event_sink_ud, session_id, type, data_json, len);
     /* No session (e.g. `agentd sandbox exec`): the event goes to the log. */

@@ -652,6 +652,21 @@ static void reap_leftovers(host_sessions_t *m)
     }
 }
 
+/* Events plugins emit for a session (host API emit_event) join its log,
+ * redacted and ordered like the host's own. */
+static int plugin_event_sink(void *ud, const char *session_id, const char *type,
+                             const char *data_json, size_t len)
+{
+    host_session_t *s = session_find(ud, session_id);
+    if (s == NULL || s->deleting)
+        return AGENTD_ENOENT;
+    json_t *data = json_loadb(data_json, len, 0, NULL);
+    if (data == NULL)
+        return AGENTD_EINVAL;
+    session_emit(s, type, data, NULL, 0);
+    return 0;
+}
+
 int host_sessions_open(host_ctx_t *ctx, host_db_t *db, host_event_log_t *log,
                        host_sessions_t **out, agentd_err_t *err)
 {
@@ -677,6 +692,8 @@ int host_sessions_open(host_ctx_t *ctx, host_db_t *db, host_event_log_t *log,
                               "agentd stopped while the session was active");
     }
     reap_leftovers(m);
+    ctx->event_sink = plugin_event_sink;
+    ctx->event_sink_ud = m;
     *out = m;
     return 0;
 }
@@ -717,6 +734,10 @@ void host_sessions_close(host_sessions_t *m)
 {
     if (m == NULL)
         return;
+    if (m->ctx->event_sink_ud == m) {
+        m->ctx->event_sink = NULL;
+        m->ctx->event_sink_ud = NULL;
+    }
     while (m->head != NULL) {
         host_session_t *s = m->head;
         m->head = s->next;

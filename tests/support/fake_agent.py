@@ -21,6 +21,9 @@ setting):
   FAKE_AGENT_MODE=linger    for the first user message: system/init and a
                             result; then never exits, not even when its input
                             ends, and ignores SIGTERM
+  FAKE_AGENT_MODE=fetch     for each user message: system/init, then a
+                            CONNECT through $HTTPS_PROXY to FAKE_AGENT_URL's
+                            host:port; the proxy's status line is the result
   FAKE_AGENT_MODE=ask       for each user message: system/init, then
                             FAKE_AGENT_ASKS (default 3) can_use_tool requests
                             for Write at once (request ids ask-<i>), then a
@@ -174,11 +177,28 @@ def ask():
                 waiting = False
 
 
+def fetch():
+    import socket
+    from urllib.parse import urlsplit
+    target = urlsplit(os.environ.get("FAKE_AGENT_URL", "https://example.com/"))
+    proxy = urlsplit(os.environ.get("HTTPS_PROXY", ""))
+    for _ in messages():
+        init()
+        status = "no proxy"
+        if proxy.hostname:
+            with socket.create_connection((proxy.hostname, proxy.port), timeout=10) as c:
+                c.sendall(("CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n"
+                           % (target.hostname, target.port or 443, target.hostname,
+                              target.port or 443)).encode())
+                status = c.recv(4096).split(b"\r\n", 1)[0].decode(errors="replace")
+        line(result(status))
+
+
 def main():
     mode = os.environ.get("FAKE_AGENT_MODE", "result")
     try:
         {"hang": hang, "garbage": garbage, "flood": flood, "result": fixed_result,
-         "linger": linger, "ask": ask}[mode]()
+         "linger": linger, "ask": ask, "fetch": fetch}[mode]()
     except BrokenPipeError:
         pass
     return 0

@@ -423,12 +423,23 @@ static void test_emit_event_checks_json(void **state)
 {
     fixture_t *f = *state;
     agentd_err_t err = {{0}};
+    host_plugin_t pl = {.id = "fixture", .kind = AGENTD_KIND_SANDBOX};
+    f->host.plugin = &pl;
     const char *ok = "{\"host\":\"example.com\",\"port\":443}";
     assert_int_equal(f->api->emit_event(&f->host, NULL, "sandbox.network_refused", ok,
                                         strlen(ok), &err), 0);
+    /* A plugin speaks for its own kind only: never as the host. */
+    static const char *const spoofs[] = {"session.state", "permission.decided", "agent.text",
+                                         "vcs.pushed", "sandbox.", "sandboxes.x", "sandbox"};
+    for (size_t i = 0; i < sizeof spoofs / sizeof spoofs[0]; i++) {
+        assert_int_equal(f->api->emit_event(&f->host, NULL, spoofs[i], ok, strlen(ok), &err),
+                         AGENTD_EINVAL);
+        assert_non_null(strstr(err.msg, "sandbox.<what>"));
+    }
     assert_int_equal(f->api->emit_event(&f->host, NULL, "x.y", "[1]", 3, &err), AGENTD_EINVAL);
     assert_non_null(strstr(err.msg, "not a JSON object"));
     assert_int_equal(f->api->emit_event(&f->host, NULL, "x.y", "{", 1, &err), AGENTD_EINVAL);
+    f->host.plugin = NULL;
 }
 
 static void test_state_dir_is_private(void **state)

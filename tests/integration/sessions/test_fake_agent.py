@@ -98,6 +98,19 @@ class FakeAgentSessions(SessionCase):
         d.wait_state(sid, "idle")
         self.assertEqual(d.get(sid)["pending"], [])
 
+    def test_a_plugins_events_join_the_sessions_log(self):
+        # The sandbox's egress proxy refuses a host nobody allowed, and says
+        # so with an event (host API emit_event): it is the session's event.
+        d = self.start()
+        sid = d.create(prompt="fetch", workspace=self.workspace,
+                       env={"FAKE_AGENT_MODE": "fetch",
+                            "FAKE_AGENT_URL": "https://not-allowed.example:443/"})
+        result = d.wait_event(sid, "agent.result", timeout=30)["data"]
+        self.assertIn("403", result["result"])
+        refused = d.wait_event(sid, "sandbox.network_refused", timeout=10)
+        self.assertIn("not-allowed.example", json.dumps(refused["data"]))
+        self.assertEqual(refused["session"], sid)
+
     def test_malformed_and_very_long_lines_become_events(self):
         d = self.start({"idle_timeout_s": 60})
         sid = d.create(prompt="print garbage", workspace=self.workspace,
