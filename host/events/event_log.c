@@ -18,10 +18,6 @@
  * from the index the first time the session appends after open, so seqs
  * continue across restarts.
  *
- * Checkpoints: the WAL is copied into the database file from libuv's
- * thread pool (events/checkpoint.h), not inside a commit on the loop, so
- * that the fsyncs of a checkpoint hold no event back.
- *
  * Failure: if a commit fails (disk full, I/O error), the batch is dropped
  * unreported and the log turns read-only: nothing is ever reported that is
  * not stored, and no seq is reused for a different event.
@@ -32,7 +28,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "events/checkpoint.h"
 #include "events/json_check.h"
 
 #define DEFAULT_MAX_BATCH 4096
@@ -156,7 +151,6 @@ struct host_event_log {
     int read_busy;          /* ST_READ is stepping (a reader's callback runs) */
 
     sqlite3_stmt *st[ST_COUNT];
-    host_checkpointer_t *ckpt; /* the WAL's checkpoints, off the loop thread */
 
     int failed;
     agentd_err_t failure;
@@ -595,11 +589,6 @@ int host_event_log_open(uv_loop_t *loop, host_db_t *db, const host_event_log_opt
             return rc;
         }
     }
-    if ((rc = host_checkpointer_start(loop, db, &log->ckpt, err)) != 0) {
-        free_state(log);
-        free(log);
-        return rc;
-    }
     /* The check handle is always active but must not keep the loop alive;
      * the idle handle does, while events wait, so they are committed before
      * uv_run returns. The retention timer keeps nothing alive either. */
@@ -636,10 +625,7 @@ void host_event_log_close(host_event_log_t *log)
         report(log, AGENTD_EIO, 1, msg);
     }
     /* The database may be closed as soon as this returns: the statements go
-     * now, SQLite checkpoints on its own again; only the handles' memory
-     * waits for their close callbacks. */
-    host_checkpointer_stop(log->ckpt);
-    log->ckpt = NULL;
+     * now; only the handles' memory waits for their close callbacks. */
     free_state(log);
     uv_close((uv_handle_t *)&log->check, on_handle_closed);
     uv_close((uv_handle_t *)&log->idle, on_handle_closed);
