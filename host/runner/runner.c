@@ -22,6 +22,8 @@ struct host_runner {
     char *sandbox_id, *session_id, *profile_name, *profile_json, *workspace, *model_api_url;
 
     agentd_sandbox_t *sb;
+    agentd_sandbox_t *kept;      /* opts.keep: left alive for the owner */
+    int broken;                  /* the sandbox failed us: never kept */
     agentd_exec_t *ex;
     agentd_exec_io_t io;
     host_line_splitter_t lines, err_lines;
@@ -172,6 +174,14 @@ static void destroy_sandbox(host_runner_t *r)
     if (r->ex != NULL) {
         r->vt->exec_release(r->self, r->ex);
         r->ex = NULL;
+    }
+    /* A sandbox that only had to see its agent exit (not killed whole) is
+     * kept for the next run when asked to. */
+    if (r->o.keep && r->sb != NULL && !r->broken && r->stop_step < 3 && !r->released) {
+        r->kept = r->sb;
+        r->sb = NULL;
+        finish(r);
+        return;
     }
     agentd_err_t err = {{0}};
     if (r->sb == NULL || r->vt->destroy(r->self, r->sb, on_destroyed, r, &err) != 0) {
@@ -416,6 +426,7 @@ int host_runner_running(const host_runner_t *r)
 
 static void fail_start(host_runner_t *r, int status, const char *msg)
 {
+    r->broken = 1;
     set_reason(r, msg);
     if (!r->released && r->cbs.on_started != NULL)
         r->cbs.on_started(r->ud, status, msg);
@@ -503,6 +514,22 @@ static host_runner_t *runner_new(host_ctx_t *ctx, const host_runner_opts_t *o)
     return r;
 }
 
+static void on_reuse_start(uv_timer_t *t)
+{
+    host_runner_t *r = t->data;
+    agentd_sandbox_t *sb = r->o.reuse;
+    r->o.reuse = NULL;
+    on_created(r, 0, sb, NULL);
+}
+
+agentd_sandbox_t *host_runner_kept_sandbox(host_runner_t *r)
+{
+    agentd_sandbox_t *sb = r != NULL ? r->kept : NULL;
+    if (r != NULL)
+        r->kept = NULL;
+    return sb;
+}
+
 int host_runner_start(host_ctx_t *ctx, const host_runner_opts_t *opts,
                       const host_runner_cbs_t *cbs, void *ud, host_runner_t **out,
                       agentd_err_t *err)
@@ -518,6 +545,13 @@ int host_runner_start(host_ctx_t *ctx, const host_runner_opts_t *opts,
     r->self = opts->plugin->self;
     r->cbs = *cbs;
     r->ud = ud;
+    if (opts->reuse != NULL) {
+        /* Started from the loop, as a create would be: the owner has its
+         * handle before any callback. */
+        uv_timer_start(&r->stop_timer, on_reuse_start, 0, 0);
+        *out = r;
+        return 0;
+    }
     agentd_sandbox_spec_t spec = {
         .size = sizeof spec,
         .sandbox_id = r->sandbox_id,

@@ -43,6 +43,13 @@ typedef struct host_runner_opts {
     uint64_t exit_deadline_ms;      /* after close_stdin */
     uint64_t stop_grace_ms;         /* each step of stop's escalation */
     size_t max_line_bytes;          /* longer stdout lines are cut */
+    agentd_sandbox_t *reuse;        /* an existing sandbox of this plugin to run
+                                     * in (its id is sandbox_id) instead of
+                                     * creating one; the runner owns it from
+                                     * here (kept or destroyed at the end) */
+    int keep;                       /* at the end, keep the sandbox for the
+                                     * next run (host_runner_kept_sandbox)
+                                     * unless it had to be killed whole */
 } host_runner_opts_t;
 
 typedef struct host_runner_cbs {
@@ -88,6 +95,10 @@ void host_runner_stop(host_runner_t *r, const char *reason);
 int host_runner_pause(host_runner_t *r, int pause, agentd_err_t *err);
 
 int host_runner_running(const host_runner_t *r);
+
+/* With opts.keep, in on_exit: the sandbox, still alive, now the caller's
+ * (NULL if it was destroyed: killed whole, failed to start). Once. */
+agentd_sandbox_t *host_runner_kept_sandbox(host_runner_t *r);
 
 /* Forgets the runner; if the agent still runs it is killed and its sandbox
  * destroyed in the background, and no callback runs. */

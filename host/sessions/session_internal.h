@@ -71,6 +71,15 @@ struct host_session {
     session_settled_t settled[SESSION_SETTLED_KEEP]; /* recent outcomes, a ring */
     unsigned settled_next, control_seq;
     uv_timer_t idle_timer, timeout_timer, approval_timer;
+    agentd_sandbox_t *kept_sb;          /* the session's sandbox between runs
+                                         * (session_sandbox.c), or NULL */
+    host_plugin_t *kept_plugin;
+    char kept_id[96];
+    int kept_paused;
+    unsigned kept_ops;                  /* destroys and adopts in flight */
+    host_plugin_t *run_plugin;          /* the current run's provider */
+    char run_sandbox_id[96];
+    int run_reused;                     /* the run was given the kept sandbox */
     uint64_t start_began_ns;            /* uv_hrtime() when the run was asked for */
     char start_profile[64];
     int timers_open;
@@ -114,6 +123,22 @@ void session_drop_pending(host_session_t *s, const char *why);
 void session_pending_release(host_session_t *s);
 /* [{request_id, kind, tool, input, rule, asked_ms, deadline_ms}], oldest first */
 json_t *session_pending_json(host_session_t *s);
+
+/* session_sandbox.c: the sandbox a session keeps between runs, with a
+ * provider that can adopt (containers, SSH hosts). */
+int session_sandbox_keeps(const host_plugin_t *p);
+/* In on_exit: takes the runner's kept sandbox (if any) as the session's. */
+void session_sandbox_take(host_session_t *s, host_runner_t *r, host_plugin_t *p, const char *id);
+/* The kept sandbox for a new run of plugin p (resumed if paused), handed to
+ * the run with its id; NULL: make a new one. */
+agentd_sandbox_t *session_sandbox_for_run(host_session_t *s, host_plugin_t *p, const char **id);
+/* The session went idle: pause its kept sandbox. */
+void session_sandbox_idle(host_session_t *s);
+/* Destroys the kept sandbox, then calls then(s) (at once if there is none). */
+void session_sandbox_destroy(host_session_t *s, void (*then)(host_session_t *s));
+/* After a restart: adopt a sandbox list() found for a live session (1), or
+ * not (0: reap it). */
+int session_sandbox_adopt(host_sessions_t *m, host_plugin_t *p, const agentd_sandbox_info_t *info);
 
 /* session_stats.c: the sandbox started (ok) or could not be (!ok). */
 void session_stats_started(host_session_t *s, int ok);

@@ -290,9 +290,28 @@ static host_session_state_t state_after_exit(host_session_t *s, int64_t status, 
     return s->state; /* idle, paused (auto), completed: the exit was expected */
 }
 
+/* A kept sandbox that could not run the agent (its container died, its
+ * host lost the directory): once more in a new one, as if nothing was kept. */
+static int retry_in_new_sandbox(host_session_t *s, const char *reason)
+{
+    if (!s->run_reused || s->runner_started || s->stopping || s->deleting ||
+        s->mgr->shutting_down)
+        return 0;
+    s->run_reused = 0;
+    host_log(&s->mgr->ctx->log, AGENTD_LOG_WARN, COMPONENT,
+             "%s: its kept sandbox %s could not start the agent (%s); making a new one", s->id,
+             s->run_sandbox_id, reason != NULL ? reason : "it exited");
+    agentd_err_t err = {{0}};
+    if (session_start_run(s, &err) == 0)
+        return 1;
+    session_error(s, "the agent could not be started: %s", err.msg);
+    return 0;
+}
+
 static void on_runner_exit(void *ud, int64_t status, int sig, const char *reason)
 {
     host_session_t *s = ud;
+    session_sandbox_take(s, s->runner, s->run_plugin, s->run_sandbox_id);
     host_runner_free(s->runner);
     s->runner = NULL;
     uv_timer_stop(&s->timeout_timer);
@@ -301,6 +320,8 @@ static void on_runner_exit(void *ud, int64_t status, int sig, const char *reason
     session_emit(s, "sandbox.exited", json_pack("{s:I, s:i, s:s?}", "exit_status",
                                                 (json_int_t)status, "signal", sig, "reason",
                                                 reason), NULL, 0);
+    if (retry_in_new_sandbox(s, reason))
+        return;
     /* --resume of a conversation that is not there: start fresh, once. */
     int resume_missing = s->resumed && !s->saw_init && !s->stopping && reason == NULL &&
                          !s->resume_failed_once;
@@ -322,6 +343,13 @@ static void on_runner_exit(void *ud, int64_t status, int sig, const char *reason
     if (next == HOST_SESSION_FAILED && why != NULL)
         session_error(s, "%s", why);
     session_set_state(s, next, why);
+    /* A kept sandbox waits, frozen, for the next run (which thaws it, maybe
+     * at once for a queued message); one whose run failed (a crash, a
+     * watchdog, its host gone) is not trusted with another. */
+    if (next == HOST_SESSION_FAILED)
+        session_sandbox_destroy(s, NULL);
+    else
+        session_sandbox_idle(s);
     s->stopping = 0;
     notify_stop_waiters(s);
     if (s->deleting) {
@@ -436,6 +464,13 @@ int session_start_run(host_session_t *s, agentd_err_t *err)
      * killed host left behind keeps its id until the background reap ends. */
     snprintf(sandbox_id, sizeof sandbox_id, "session-%s-%u-%llx", s->id, ++s->runs,
              (unsigned long long)(uv_hrtime() / 1000000u));
+    const char *kept_id = NULL;
+    agentd_sandbox_t *reuse = session_sandbox_for_run(s, prof.plugin, &kept_id);
+    if (reuse != NULL)
+        snprintf(sandbox_id, sizeof sandbox_id, "%s", kept_id);
+    s->run_plugin = prof.plugin;
+    s->run_reused = reuse != NULL;
+    snprintf(s->run_sandbox_id, sizeof s->run_sandbox_id, "%s", sandbox_id);
     host_runner_opts_t o = {
         .plugin = prof.plugin,
         .profile_name = prof.name,
@@ -451,6 +486,8 @@ int session_start_run(host_session_t *s, agentd_err_t *err)
         .exit_deadline_ms = (uint64_t)ctx->config->agent.exit_deadline_s * 1000u,
         .stop_grace_ms = (uint64_t)ctx->config->agent.stop_grace_s * 1000u,
         .max_line_bytes = ctx->config->agent.max_line_bytes,
+        .reuse = reuse,
+        .keep = session_sandbox_keeps(prof.plugin),
     };
     static const host_runner_cbs_t cbs = {
         .on_started = on_runner_started,

@@ -132,7 +132,7 @@ static void session_free_memory(host_session_t *s)
 /* A deleted session goes once its runner is gone and its timers closed. */
 void session_maybe_free(host_session_t *s)
 {
-    if (s->deleting && s->runner == NULL && s->timers_open == 0)
+    if (s->deleting && s->runner == NULL && s->timers_open == 0 && s->kept_ops == 0)
         session_free_memory(s);
 }
 
@@ -542,7 +542,7 @@ static void finish_delete(host_session_t *s)
 static void on_stopped_for_delete(void *ud, int status)
 {
     (void)status;
-    finish_delete(ud);
+    session_sandbox_destroy(ud, finish_delete);
 }
 
 int host_sessions_delete(host_sessions_t *m, const char *id, int purge_events,
@@ -570,7 +570,7 @@ int host_sessions_delete(host_sessions_t *m, const char *id, int purge_events,
         }
         return 0;
     }
-    finish_delete(s);
+    session_sandbox_destroy(s, finish_delete);
     return 0;
 }
 
@@ -629,13 +629,25 @@ static void on_reaped(void *ud, int status)
     (void)status;
 }
 
+typedef struct listing {
+    host_sessions_t *m;
+    host_plugin_t *p;
+} listing_t;
+
 static void on_listed(void *ud, const agentd_sandbox_info_t *info, int status)
 {
-    host_plugin_t *p = ud;
+    listing_t *l = ud;
+    host_plugin_t *p = l->p;
     (void)status;
+    if (info == NULL) { /* the end of the list */
+        free(l);
+        return;
+    }
     /* Only what a session runner made ("session-..."): `agentd sandbox
-     * exec` of another process is not ours to reap. */
-    if (info == NULL || info->sandbox_id == NULL || strncmp(info->sandbox_id, "session-", 8) != 0)
+     * exec` of another process is not ours to reap. A live session's
+     * sandbox is adopted when the provider can. */
+    if (info->sandbox_id == NULL || strncmp(info->sandbox_id, "session-", 8) != 0 ||
+        session_sandbox_adopt(l->m, p, info))
         return;
     host_log(&p->host.ctx->log, AGENTD_LOG_INFO, COMPONENT,
              "reaping sandbox %s left by a previous agentd", info->sandbox_id);
@@ -647,8 +659,15 @@ static void reap_leftovers(host_sessions_t *m)
     host_registry_t *reg = m->ctx->registry;
     for (size_t i = 0; i < reg->count; i++) {
         host_plugin_t *p = reg->items[i];
-        if (p->status == HOST_PLUGIN_LOADED && p->kind == AGENTD_KIND_SANDBOX)
-            p->vt.sandbox.list(p->self, on_listed, p, NULL);
+        if (p->status != HOST_PLUGIN_LOADED || p->kind != AGENTD_KIND_SANDBOX)
+            continue;
+        listing_t *l = calloc(1, sizeof *l);
+        if (l == NULL)
+            continue;
+        l->m = m;
+        l->p = p;
+        if (p->vt.sandbox.list(p->self, on_listed, l, NULL) != 0)
+            free(l); /* a call that fails never calls back */
     }
 }
 

@@ -3,8 +3,10 @@
 (session_driver) with a sandbox-docker profile runs the real Claude Code CLI
 in a container against the scripted Messages API: a file written in the
 workspace, pause and resume of the session (the container is frozen and
-thawed), and a stop during a long turn (the command in the container ends,
-the container is removed)."""
+thawed), a stop during a long turn (the command in the container ends; the
+session keeps its container, frozen, until it is deleted), the session's
+next run in the same container, and a restarted host adopting the container
+of a session whose host was killed."""
 
 import os
 import sys
@@ -28,7 +30,7 @@ class DockerSessions(EngineTestCase):
             missing("SESSION_DRIVER (the session_driver program)")
         super().setUpClass()
 
-    def start(self, steps):
+    def start(self, steps, agent=None):
         self.api = ScriptedModelAPI(steps).start()
         self.addCleanup(self.api.stop)
         cfg = dict(self.cfg.config)
@@ -36,11 +38,15 @@ class DockerSessions(EngineTestCase):
                                            mounts=[CLAUDE + ":" + CLAUDE + ":ro"])}
         cfg["default_sandbox"] = "docker"
         cfg["log"] = {"level": "info", "format": "json"}
-        cfg["agent"] = {"command": CLAUDE, "idle_timeout_s": 60, "stop_grace_s": 2,
-                        "base_url": self.api.url, "api_key": sh.API_KEY}
+        cfg["agent"] = dict({"command": CLAUDE, "idle_timeout_s": 60, "stop_grace_s": 2,
+                             "base_url": self.api.url, "api_key": sh.API_KEY}, **(agent or {}))
         self.cfg.config = cfg
         self.cfg.write()
-        stderr = os.path.join(self.cfg.tmp, "driver.stderr")
+        return self.driver()
+
+    def driver(self):
+        self.runs = getattr(self, "runs", 0) + 1
+        stderr = os.path.join(self.cfg.tmp, "driver-%d.stderr" % self.runs)
         d = sh.Driver(self.cfg.path, stderr)
         self.addCleanup(self.end_driver, d, stderr)
         return d
@@ -98,10 +104,61 @@ class DockerSessions(EngineTestCase):
         d.wait_event(sid, "agent.tool_use", timeout=120)
         wait_for(lambda: sh.process_running(marker), 60, what="the command in the container")
         self.assertIsNotNone(self.running_container())
+        c = self.running_container()
+        self.assertIsNotNone(c)
         r = d.ok("stop", id=sid, timeout=90)
         self.assertEqual(r["status"], 0)
         self.assertEqual(d.ok("state", id=sid)["state"], "stopped")
         wait_for(lambda: not sh.process_running(marker), 30, what="the command to end")
+        # The session keeps its container for its next message, frozen: no
+        # CPU is spent on it meanwhile.
+        wait_for(lambda: self.engine.json("GET", "/containers/%s/json" % c["Id"])
+                 ["State"]["Paused"], 30, what="the stopped session's container to be paused")
+        d.ok("delete", id=sid)
+        wait_for(lambda: self.engine.containers() == [], 30, what="the container's removal")
+
+    def test_next_run_and_a_restarted_host_use_the_same_container(self):
+        ws = self.cfg.workspace
+        d = self.start([
+            [tool_use("Bash", {"command": "touch /tmp/made-in-run-1", "description": "mark"})],
+            [text("marked")],
+            [tool_use("Bash", {"command": "ls /tmp/made-in-run-1", "description": "look"})],
+            [text("still there")],
+            [tool_use("Bash", {"command": "ls /tmp/made-in-run-1", "description": "look"})],
+            [text("there after the restart")],
+        ], agent={"idle_pause_s": 5})
+        sid = d.create(prompt="mark the container", workspace=ws, allowed_tools=["Bash"])
+        d.wait_event(sid, "agent.result", timeout=120)
+        first = self.running_container()
+        self.assertIsNotNone(first)
+        # Idle: the agent exits, the container is kept and frozen.
+        d.wait_state(sid, "paused", timeout=60)
+        wait_for(lambda: self.engine.json("GET", "/containers/%s/json" % first["Id"])
+                 ["State"]["Paused"], 30, what="the idle session's container to be paused")
+        d.ok("send", id=sid, text="is the mark there?")
+        second = d.wait_event(sid, "agent.result", count=2, timeout=120)["data"]
+        self.assertEqual(second["result"], "still there")
+        out = d.session_events(sid, "agent.tool_result")[-1]["data"]
+        self.assertFalse(out.get("is_error"), out)
+        self.assertEqual(self.running_container()["Id"], first["Id"])
+
+        # The host dies with the agent running; the next one adopts the
+        # container for the session (its old agent ended) and the next run
+        # resumes the conversation in it.
+        d.kill()
+        d = self.driver()
+        adopted = d.wait_event(sid, "sandbox.adopted", timeout=60)["data"]
+        self.assertTrue(adopted["sandbox"].startswith("session-" + sid), adopted)
+        self.assertEqual(d.get(sid)["state"], "interrupted")
+        self.assertEqual([c["Id"] for c in self.engine.containers()], [first["Id"]])
+        d.ok("send", id=sid, text="and now?")
+        third = d.wait_event(sid, "agent.result", timeout=120)["data"]
+        self.assertEqual(third["result"], "there after the restart")
+        self.assertEqual(third["session_id"], second["session_id"])
+        out = d.session_events(sid, "agent.tool_result")[-1]["data"]
+        self.assertFalse(out.get("is_error"), out)
+        self.assertEqual(self.running_container()["Id"], first["Id"])
+        d.ok("delete", id=sid)
         wait_for(lambda: self.engine.containers() == [], 30, what="the container's removal")
 
 

@@ -89,10 +89,13 @@ class ClaudeOverSsh(FleetCase):
         self.assertFalse(os.path.exists(os.path.join(f.workspace, "hello.txt")))
         self.assertEqual(f.session_dirs(f.hosts[0]), [])
 
-        # The run over, its sandbox goes: no remote process, no directory.
+        # Stopped, the session keeps its remote directory for its next run,
+        # with no process left; deleted, the directory goes too.
         d.ok("stop", id=sid, timeout=60)
         wait_for(lambda: not pids_with_env("AGENTD_SSH_SANDBOX=session-" + sid), 30,
                  what="no remote process left")
+        self.assertNotEqual(f.session_dirs(f.hosts[1]), [])
+        d.ok("delete", id=sid)
         wait_for(lambda: f.session_dirs(f.hosts[1]) == [], 30, what="the directory removed")
         self.assertEqual(d.terminate(60), 0)
 

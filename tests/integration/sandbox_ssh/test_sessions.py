@@ -8,6 +8,7 @@ the middle of a session (the session fails with that reason instead of
 hanging), and the session directories a killed agentd left behind reaped by
 the next one."""
 
+import json
 import os
 import sys
 
@@ -147,7 +148,8 @@ class Sessions(FleetCase):
         log = self.log(d)
         self.assertIn("host h1 (127.0.0.1:%d) is down" % h1.port, log)
         self.assertIn("the command failed: host h1 is down", log)
-        self.assertIn("sandbox.host_down", log)
+        down = d.wait_event(sid, "sandbox.host_down", timeout=10)["data"]
+        self.assertIn("h1", json.dumps(down))
         # The session on the other host goes on.
         self.assertEqual(d.ok("state", id=other)["state"], "running")
         # h1 back: the health checks (running while sessions exist) see it,
@@ -155,6 +157,11 @@ class Sessions(FleetCase):
         h1.start()
         wait_for(lambda: "h1 (127.0.0.1:%d) is up again" % h1.port in self.log(d), 30,
                  what="h1 to be seen up again")
+        # The failed session's sandbox is removed once its host answers,
+        # which frees its slot.
+        wait_for(lambda: not any(n.startswith("session-%s-" % sid)
+                                 for n in self.fleet.session_dirs(h1)), 30,
+                 what="the failed session's directory removed")
         self.assertEqual(self.placed(self.hang_session(d)), "h1")
 
     def masters(self):
@@ -178,20 +185,42 @@ class Sessions(FleetCase):
         new = wait_for(self.masters, 10, what="a new pooled connection")
         self.assertNotEqual(new, masters)
 
-    def test_sessions_left_by_a_killed_agentd_are_reaped(self):
+    def test_a_killed_agentds_sessions_are_adopted_and_orphans_reaped(self):
         f = self.fleet
         d = self.start()
         sid = self.hang_session(d)
+        gone = self.hang_session(d)
         pids = wait_for(lambda: self.agent_pids(sid), 30, what="the remote agent")
+        gone_pids = wait_for(lambda: self.agent_pids(gone), 30, what="the other remote agent")
         d.kill()  # a crash: nothing is cleaned up
-        self.assertTrue(any(f.session_dirs(h) for h in f.hosts))
-        self.assertTrue(all(process_state(p) for p in pids))
+        self.assertTrue(all(process_state(p) for p in pids + gone_pids))
+        # A sandbox whose session no longer exists is an orphan.
+        self.remove_session_record(f, gone)
         d2 = self.start()
-        wait_for(lambda: not self.agent_pids(sid), 30, what="the orphan's processes killed")
-        wait_for(lambda: all(f.session_dirs(h) == [] for h in f.hosts), 30,
-                 what="the orphan's directory removed")
+        # The live session's sandbox is adopted: its old agent (this one
+        # ignores SIGTERM) is frozen with it, and its directory stays.
+        adopted = d2.wait_event(sid, "sandbox.adopted", timeout=30)["data"]
+        self.assertTrue(adopted["sandbox"].startswith("session-%s-" % sid), adopted)
+        wait_for(lambda: all(process_state(p) == "T" for p in self.agent_pids(sid)), 30,
+                 what="the adopted sandbox frozen")
+        self.placed(sid)
+        # The orphan is reaped: processes killed, directory removed.
+        wait_for(lambda: not self.agent_pids(gone), 30, what="the orphan's processes killed")
         with open(d2.stderr_path, errors="replace") as log:
-            self.assertIn("reaping sandbox session-%s" % sid, log.read())
+            self.assertIn("reaping sandbox session-%s" % gone, log.read())
+        # Deleting the session removes what was adopted.
+        d2.ok("delete", id=sid)
+        wait_for(lambda: not self.agent_pids(sid), 30, what="the adopted processes killed")
+        wait_for(lambda: all(f.session_dirs(h) == [] for h in f.hosts), 30,
+                 what="every session directory removed")
+
+    @staticmethod
+    def remove_session_record(f, sid):
+        import sqlite3
+        db = sqlite3.connect(os.path.join(f.tmp, "var", "agentd.db"))
+        db.execute("delete from sessions where id = ?", (sid,))
+        db.commit()
+        db.close()
 
 
 if __name__ == "__main__":
