@@ -154,9 +154,10 @@ async function collect(cs) {
     // Receive time and latency of every event, for a look at when the slow
     // ones happen.
     const rows = [];
-    for (const m of r) for (let i = 0; i < m.at.length; i++) rows.push([m.at[i], m.lat[i]]);
+    for (const m of r) for (let i = 0; i < m.at.length; i++) rows.push([m.at[i], m.lat[i], m.srv[i]]);
     rows.sort((x, y) => x[0] - y[0]);
-    fs.writeFileSync(`${DUMP}.${dumpNo++}.csv`, 'at_ms,latency_ms\n' + rows.map((x) => `${x[0].toFixed(3)},${x[1].toFixed(3)}`).join('\n') + '\n');
+    fs.writeFileSync(`${DUMP}.${dumpNo++}.csv`, 'at_ms,latency_ms,from_server_stamp_ms\n' +
+      rows.map((x) => `${x[0].toFixed(3)},${x[1].toFixed(3)},${x[2].toFixed(3)}`).join('\n') + '\n');
   }
   return { count: r.reduce((x, m) => x + m.count, 0), last: Math.max(...r.map((m) => m.last)), lat: cat('lat'), srv: cat('srv') };
 }
