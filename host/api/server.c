@@ -349,7 +349,11 @@ static void on_event(void *ud, const host_event_t *ev)
         used = 1;
         api_queue_push(&c->q, m);
         s->cursor = ev->seq;
-        want_write(c);
+        /* A queue that had messages already has a writeable callback
+         * coming (asked for when it was filled, and again by writable()
+         * while it is not empty); asking again costs lws a poll change. */
+        if (c->q.head == m)
+            want_write(c);
     }
     if (!used)
         free(msg);
