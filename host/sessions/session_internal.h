@@ -85,6 +85,8 @@ struct host_session {
     int timers_open;
 };
 
+typedef struct session_op session_op_t; /* session_sandbox.c */
+
 struct host_sessions {
     host_ctx_t *ctx;
     host_db_t *db;
@@ -94,6 +96,7 @@ struct host_sessions {
     void (*shutdown_done)(void *ud);
     void *shutdown_ud;
     int shutting_down;
+    session_op_t *ops;                  /* sandbox destroys/adopts in flight */
     host_start_hist_t start_hist[HOST_START_PROFILES_MAX];
     size_t start_hist_count;
 };
@@ -134,6 +137,9 @@ void session_sandbox_take(host_session_t *s, host_runner_t *r, host_plugin_t *p,
 agentd_sandbox_t *session_sandbox_for_run(host_session_t *s, host_plugin_t *p, const char **id);
 /* The session went idle: pause its kept sandbox. */
 void session_sandbox_idle(host_session_t *s);
+/* The sessions are being closed: callbacks of what is in flight will find
+ * no session. */
+void session_sandbox_detach_all(host_sessions_t *m);
 /* Destroys the kept sandbox, then calls then(s) (at once if there is none). */
 void session_sandbox_destroy(host_session_t *s, void (*then)(host_session_t *s));
 /* After a restart: adopt a sandbox list() found for a live session (1), or

@@ -30,19 +30,69 @@ static void forget(host_session_t *s)
     s->kept_id[0] = '\0';
 }
 
+/* Destroys and adopts in flight are tracked by the session layer, so that
+ * one whose callback comes after the sessions were closed (the plugin ends
+ * it while stopping) finds no session rather than a freed one. */
+struct session_op {
+    session_op_t *next, **prev;
+    host_session_t *s;          /* NULL once detached */
+};
+
+static void op_track(host_session_t *s, session_op_t *op)
+{
+    host_sessions_t *m = s->mgr;
+    op->s = s;
+    op->next = m->ops;
+    op->prev = &m->ops;
+    if (m->ops != NULL)
+        m->ops->prev = &op->next;
+    m->ops = op;
+    s->kept_ops++;
+}
+
+/* Returns the op's session (NULL if detached) and forgets the op. */
+static host_session_t *op_untrack(session_op_t *op)
+{
+    host_session_t *s = op->s;
+    if (s == NULL)
+        return NULL;
+    *op->prev = op->next;
+    if (op->next != NULL)
+        op->next->prev = op->prev;
+    s->kept_ops--;
+    return s;
+}
+
+void session_sandbox_detach_all(host_sessions_t *m)
+{
+    while (m->ops != NULL) {
+        session_op_t *op = m->ops;
+        m->ops = op->next;
+        op->s->kept_ops--;
+        op->s = NULL;
+    }
+}
+
 typedef struct sb_op {
-    host_session_t *s;
+    session_op_t op;            /* first */
     void (*then)(host_session_t *s);
+    char id[96];
 } sb_op_t;
 
 static void on_kept_destroyed(void *ud, int status)
 {
     sb_op_t *op = ud;
-    host_session_t *s = op->s;
+    host_session_t *s = op_untrack(&op->op);
+    if (s == NULL) { /* the sessions are gone */
+        free(op);
+        return;
+    }
     if (status != 0)
         host_log(&s->mgr->ctx->log, AGENTD_LOG_WARN, COMPONENT,
                  "%s: destroying its sandbox failed: %s", s->id, agentd_strerror(status));
-    s->kept_ops--;
+    session_emit(s, "sandbox.destroyed", json_pack("{s:s, s:b}", "sandbox", op->id, "ok",
+                                                   status == 0),
+                 NULL, 0);
     if (op->then != NULL)
         op->then(s);
     free(op);
@@ -58,16 +108,17 @@ void session_sandbox_destroy(host_session_t *s, void (*then)(host_session_t *s))
     }
     host_plugin_t *p = s->kept_plugin;
     agentd_sandbox_t *sb = s->kept_sb;
-    forget(s);
     sb_op_t *op = calloc(1, sizeof *op);
+    if (op != NULL)
+        snprintf(op->id, sizeof op->id, "%s", s->kept_id);
+    forget(s);
     agentd_err_t err = {{0}};
     if (op != NULL) {
-        op->s = s;
         op->then = then;
-        s->kept_ops++;
+        op_track(s, &op->op);
         if (p->vt.sandbox.destroy(p->self, sb, on_kept_destroyed, op, &err) == 0)
             return;
-        s->kept_ops--;
+        op_untrack(&op->op);
         free(op);
     }
     host_log(&s->mgr->ctx->log, AGENTD_LOG_WARN, COMPONENT, "%s: cannot destroy its sandbox: %s",
@@ -131,8 +182,8 @@ void session_sandbox_idle(host_session_t *s)
 /* ---- after a restart ---------------------------------------------------------------- */
 
 typedef struct adopt_op {
+    session_op_t op;            /* first */
     host_sessions_t *m;
-    host_session_t *s;          /* kept allocated while kept_ops counts this */
     host_plugin_t *p;
     char session[HOST_SESSION_ID_MAX];
     char id[96];
@@ -148,8 +199,12 @@ static void on_orphan_reaped(void *ud, int status)
 static void on_adopted(void *ud, int status, agentd_sandbox_t *sb, const char *msg)
 {
     adopt_op_t *op = ud;
-    host_session_t *s = op->s;
+    host_session_t *s = op_untrack(&op->op);
     host_plugin_t *p = op->p;
+    if (s == NULL) { /* the sessions are gone: the provider's stop cleans up */
+        free(op);
+        return;
+    }
     if (status != 0) {
         host_log(&op->m->ctx->log, AGENTD_LOG_WARN, COMPONENT,
                  "sandbox %s of session %s cannot be adopted (%s); reaping it", op->id,
@@ -174,7 +229,6 @@ static void on_adopted(void *ud, int status, agentd_sandbox_t *sb, const char *m
                                                      "provider", p->id),
                      NULL, 0);
     }
-    s->kept_ops--;
     free(op);
     session_maybe_free(s);
 }
@@ -190,15 +244,14 @@ int session_sandbox_adopt(host_sessions_t *m, host_plugin_t *p, const agentd_san
     if (op == NULL)
         return 0;
     op->m = m;
-    op->s = s;
     op->p = p;
     snprintf(op->session, sizeof op->session, "%s", sid);
     snprintf(op->id, sizeof op->id, "%s", info->sandbox_id);
     op->paused = info->state != NULL && strcmp(info->state, "paused") == 0;
     agentd_err_t err = {{0}};
-    s->kept_ops++;
+    op_track(s, &op->op);
     if (p->vt.sandbox.adopt(p->self, info->sandbox_id, on_adopted, op, &err) != 0) {
-        s->kept_ops--;
+        op_untrack(&op->op);
         free(op);
         host_log(&m->ctx->log, AGENTD_LOG_WARN, COMPONENT, "sandbox %s: adopt: %s",
                  info->sandbox_id, err.msg);

@@ -757,6 +757,7 @@ void host_sessions_close(host_sessions_t *m)
         m->ctx->event_sink = NULL;
         m->ctx->event_sink_ud = NULL;
     }
+    session_sandbox_detach_all(m);
     while (m->head != NULL) {
         host_session_t *s = m->head;
         m->head = s->next;

@@ -159,9 +159,10 @@ class Sessions(FleetCase):
                  what="h1 to be seen up again")
         # The failed session's sandbox is removed once its host answers,
         # which frees its slot.
-        wait_for(lambda: not any(n.startswith("session-%s-" % sid)
-                                 for n in self.fleet.session_dirs(h1)), 30,
-                 what="the failed session's directory removed")
+        wait_for(lambda: d.session_events(sid, "sandbox.destroyed"), 30,
+                 what="the failed session's sandbox destroyed")
+        self.assertFalse(any(n.startswith("session-%s-" % sid)
+                             for n in self.fleet.session_dirs(h1)))
         self.assertEqual(self.placed(self.hang_session(d)), "h1")
 
     def masters(self):
