@@ -31,6 +31,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "support"))
+from polling import wait_for  # noqa: E402,F401  (tests/support/polling.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENTD = os.environ.get("AGENTD_BIN", "")
 PLUGIN_DIR = os.environ.get("AGENTD_PLUGIN_DIR", "")
@@ -54,16 +57,6 @@ def missing(reason):
     sys.exit(SKIP)
 
 
-def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
-    """Poll until predicate() is truthy; fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def ensure_dockerd():

@@ -27,6 +27,9 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "support"))
+from polling import wait_for  # noqa: E402,F401  (tests/support/polling.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS_DIR = os.environ.get("AGENTD_TESTS_DIR", os.path.dirname(os.path.dirname(HERE)))
 SUPPORT = os.path.join(TESTS_DIR, "support")
@@ -56,17 +59,6 @@ NEEDS_CLAUDE = ("the Claude Code CLI is not installed: %s is missing "
                 "(run `npm ci --prefix %s`)" % (NODE_MODULES, TESTS_DIR))
 
 
-def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
-    """Polls until predicate() is truthy and returns its value; fails after
-    timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def process_running(marker):
