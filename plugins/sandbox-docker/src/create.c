@@ -590,6 +590,9 @@ static void create_done(dk_op_t *op)
         cb(ud, rc, NULL, msg);
         return;
     }
+    if (dk_envfile_save(pl, sb->id, sb->env) != 0)
+        pl->api->log(pl->host, AGENTD_LOG_WARN,
+                     "sandbox %s: cannot keep its environment for a later adopt", sb->id);
     dk_sandbox_link(sb);
     cb(ud, 0, sb, NULL);
 }

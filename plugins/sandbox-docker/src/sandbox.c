@@ -78,6 +78,8 @@ static void simple_done(dk_op_t *op)
         rc = 0; /* already gone: what destroy wanted */
     if (rc != 0)
         op->pl->api->log(op->pl->host, AGENTD_LOG_WARN, "%s: %s", s->what, op->msg);
+    if (s->free_sb != NULL && rc == 0)
+        dk_envfile_remove(op->pl, s->free_sb->id);
     dk_sandbox_free(s->free_sb);
     if (s->cb != NULL)
         s->cb(s->ud, rc);

@@ -8,6 +8,7 @@ session keeps its container, frozen, until it is deleted), the session's
 next run in the same container, and a restarted host adopting the container
 of a session whose host was killed."""
 
+import json
 import os
 import sys
 
@@ -30,12 +31,13 @@ class DockerSessions(EngineTestCase):
             missing("SESSION_DRIVER (the session_driver program)")
         super().setUpClass()
 
-    def start(self, steps, agent=None):
+    def start(self, steps, agent=None, profile=None):
         self.api = ScriptedModelAPI(steps).start()
         self.addCleanup(self.api.stop)
         cfg = dict(self.cfg.config)
         cfg["sandboxes"] = {"docker": dict(self.cfg.profile, plugin="sandbox-docker",
-                                           mounts=[CLAUDE + ":" + CLAUDE + ":ro"])}
+                                           mounts=[CLAUDE + ":" + CLAUDE + ":ro"],
+                                           **(profile or {}))}
         cfg["default_sandbox"] = "docker"
         cfg["log"] = {"level": "info", "format": "json"}
         cfg["agent"] = dict({"command": CLAUDE, "idle_timeout_s": 60, "stop_grace_s": 2,
@@ -124,9 +126,10 @@ class DockerSessions(EngineTestCase):
             [text("marked")],
             [tool_use("Bash", {"command": "ls /tmp/made-in-run-1", "description": "look"})],
             [text("still there")],
-            [tool_use("Bash", {"command": "ls /tmp/made-in-run-1", "description": "look"})],
+            [tool_use("Bash", {"command": "ls /tmp/made-in-run-1 && echo mark=$AGENTD_MARK",
+                               "description": "look"})],
             [text("there after the restart")],
-        ], agent={"idle_pause_s": 5})
+        ], agent={"idle_pause_s": 5}, profile={"env": ["AGENTD_MARK=from-the-profile"]})
         sid = d.create(prompt="mark the container", workspace=ws, allowed_tools=["Bash"])
         d.wait_event(sid, "agent.result", timeout=120)
         first = self.running_container()
@@ -157,9 +160,14 @@ class DockerSessions(EngineTestCase):
         self.assertEqual(third["session_id"], second["session_id"])
         out = d.session_events(sid, "agent.tool_result")[-1]["data"]
         self.assertFalse(out.get("is_error"), out)
+        # The adopted container's commands still get the profile's env.
+        self.assertIn("mark=from-the-profile", json.dumps(out))
         self.assertEqual(self.running_container()["Id"], first["Id"])
+        envdir = os.path.join(self.cfg.data_dir, "plugins", "sandbox-docker", "env")
+        self.assertEqual(len(os.listdir(envdir)), 1)
         d.ok("delete", id=sid)
         wait_for(lambda: self.engine.containers() == [], 30, what="the container's removal")
+        wait_for(lambda: os.listdir(envdir) == [], 10, what="its kept environment removed")
 
 
 if __name__ == "__main__":
