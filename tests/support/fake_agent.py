@@ -21,6 +21,11 @@ setting):
   FAKE_AGENT_MODE=linger    for the first user message: system/init and a
                             result; then never exits, not even when its input
                             ends, and ignores SIGTERM
+  FAKE_AGENT_MODE=rerun     the first run in a workspace (no file
+                            .fake-agent-ran in its cwd): makes that file, then
+                            behaves as hang; later runs: for each user
+                            message, system/init and a result whose text is
+                            the value of $FAKE_AGENT_SHOW ("NAME=value")
   FAKE_AGENT_MODE=fetch     for each user message: system/init, then a
                             CONNECT through $HTTPS_PROXY to FAKE_AGENT_URL's
                             host:port; the proxy's status line is the result
@@ -177,6 +182,18 @@ def ask():
                 waiting = False
 
 
+def rerun():
+    marker = os.path.join(os.getcwd(), ".fake-agent-ran")
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        hang()
+        return
+    name = os.environ.get("FAKE_AGENT_SHOW", "")
+    for _ in messages():
+        init()
+        line(result("%s=%s" % (name, os.environ.get(name, ""))))
+
+
 def fetch():
     import socket
     from urllib.parse import urlsplit
@@ -198,7 +215,8 @@ def main():
     mode = os.environ.get("FAKE_AGENT_MODE", "result")
     try:
         {"hang": hang, "garbage": garbage, "flood": flood, "result": fixed_result,
-         "linger": linger, "ask": ask, "fetch": fetch}[mode]()
+         "linger": linger, "ask": ask, "fetch": fetch,
+         "rerun": rerun}[mode]()
     except BrokenPipeError:
         pass
     return 0

@@ -227,9 +227,20 @@ static void on_adopt_connected(void *ud, int status, const char *msg)
         ssh_sandbox_forget(op->sb);
         op->cb(op->ud, status, NULL, msg);
     } else {
-        op->sb->host->load++;
-        op->sb->created_ms = ssh_wall_ms();
-        op->cb(op->ud, 0, op->sb, NULL);
+        /* The environment it was created with, its secrets read again. */
+        agentd_err_t err = {{0}};
+        ssh_strv_free(op->sb->env_src);
+        op->sb->env_src = ssh_envfile_load(op->pl, op->sb->id);
+        int rc = op->sb->env_src != NULL ? ssh_env_resolve(op->pl, op->sb, &err)
+                                         : agentd_err_set(&err, AGENTD_ENOMEM, "out of memory");
+        if (rc != 0) {
+            ssh_sandbox_forget(op->sb);
+            op->cb(op->ud, rc, NULL, err.msg);
+        } else {
+            op->sb->host->load++;
+            op->sb->created_ms = ssh_wall_ms();
+            op->cb(op->ud, 0, op->sb, NULL);
+        }
     }
     free(op);
 }

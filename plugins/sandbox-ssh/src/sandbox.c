@@ -108,6 +108,7 @@ void ssh_sandbox_forget(agentd_sandbox_t *sb)
     free(sb->dir);
     free(sb->local_workspace);
     ssh_strv_free(sb->env);
+    ssh_strv_free(sb->env_src);
     free(sb);
 }
 
@@ -122,6 +123,9 @@ static void create_done(create_op_t *op, int status, const char *msg)
             op->host->load--;
         ssh_sandbox_forget(sb);
         sb = NULL;
+    } else if (ssh_envfile_save(op->pl, sb->id, (const char *const *)sb->env_src) != 0) {
+        op->pl->api->log(op->pl->host, AGENTD_LOG_WARN,
+                         "sandbox %s: cannot keep its environment for a later adopt", sb->id);
     }
     op->cb(op->ud, status, sb, msg);
     ssh_profile_clear(&op->prof);
@@ -275,42 +279,58 @@ static void place_deferred(void *ud)
     try_place(ud);
 }
 
-/* Profile env, with ${secret:NAME} values read now, then the spec's. */
-static int build_env(ssh_plugin_t *pl, agentd_sandbox_t *sb, const ssh_profile_t *prof,
-                     const agentd_sandbox_spec_t *spec, agentd_err_t *err)
+int ssh_env_resolve(ssh_plugin_t *pl, agentd_sandbox_t *sb, agentd_err_t *err)
 {
-    size_t n = ssh_strv_len((const char *const *)prof->env) + ssh_strv_len(spec->env);
-    char **env = calloc(n + 1, sizeof *env);
+    const char *const *src = (const char *const *)sb->env_src;
+    char **env = calloc(ssh_strv_len(src) + 1, sizeof *env);
     if (env == NULL)
         return agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
     ssh_strv_free(sb->env);
     sb->env = env;
     size_t k = 0;
-    for (size_t i = 0; prof->env[i] != NULL; i++) {
-        const char *eq = strchr(prof->env[i], '=');
-        char *name = ssh_secret_ref_name(eq + 1);
+    for (size_t i = 0; src != NULL && src[i] != NULL; i++) {
+        const char *eq = strchr(src[i], '=');
+        char *name = eq != NULL ? ssh_secret_ref_name(eq + 1) : NULL;
         if (name == NULL) {
-            if ((env[k++] = strdup(prof->env[i])) == NULL)
+            if ((env[k++] = strdup(src[i])) == NULL)
                 return agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
             continue;
         }
         char *value = NULL;
         size_t len = 0;
-        int rc = pl->api->secret_get(pl->host, name, spec->session_id, &value, &len, err);
+        int rc = pl->api->secret_get(pl->host, name, sb->session_id, &value, &len, err);
         free(name);
         if (rc != 0)
             return rc;
-        if (asprintf(&env[k], "%.*s=%.*s", (int)(eq - prof->env[i]), prof->env[i], (int)len,
-                     value) < 0)
+        if (asprintf(&env[k], "%.*s=%.*s", (int)(eq - src[i]), src[i], (int)len, value) < 0)
             env[k] = NULL;
         pl->api->secret_release(pl->host, value, len);
         if (env[k++] == NULL)
             return agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; spec->env != NULL && spec->env[i] != NULL; i++)
-        if ((env[k++] = strdup(spec->env[i])) == NULL)
-            return agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
     return 0;
+}
+
+/* Profile env (its ${secret:NAME} values read now), then the spec's. */
+static int build_env(ssh_plugin_t *pl, agentd_sandbox_t *sb, const ssh_profile_t *prof,
+                     const agentd_sandbox_spec_t *spec, agentd_err_t *err)
+{
+    char **src = ssh_strv_dup((const char *const *)prof->env);
+    size_t n = ssh_strv_len((const char *const *)src), add = ssh_strv_len(spec->env);
+    char **all = src != NULL ? realloc(src, (n + add + 1) * sizeof *src) : NULL;
+    if (all == NULL) {
+        ssh_strv_free(src);
+        return agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < add; i++)
+        all[n + i] = NULL;
+    all[n + add] = NULL;
+    ssh_strv_free(sb->env_src);
+    sb->env_src = all;
+    for (size_t i = 0; i < add; i++)
+        if ((all[n + i] = strdup(spec->env[i])) == NULL)
+            return agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
+    return ssh_env_resolve(pl, sb, err);
 }
 
 static int valid_id(const char *id)
@@ -427,6 +447,8 @@ typedef struct remove_op {
 static void remove_finish(remove_op_t *op, int status)
 {
     op->host->pl->removals--;
+    if (status == 0)
+        ssh_envfile_remove(op->host->pl, op->id);
     if (op->cb != NULL)
         op->cb(op->ud, status);
     free(op->id);

@@ -13,9 +13,10 @@ import os
 import sys
 
 import signal
+import subprocess
 
-from ssh_harness import (HERE, FleetCase, cmdlines, main, pids_with_env, sanitizer_report,
-                         wait_for)
+from ssh_harness import (AGENTD, HERE, FleetCase, cmdlines, main, pids_with_env,
+                         sanitizer_report, wait_for)
 
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sessions"))
 from sessions_harness import DRIVER, FAKE_AGENT, Driver  # noqa: E402
@@ -47,12 +48,16 @@ class Sessions(FleetCase):
                 report = sanitizer_report(log.read())
             self.assertIsNone(report, "the driver's stderr holds a sanitizer report")
 
-    def start(self, hosts=None, profile=None, **settings):
+    def start(self, hosts=None, profile=None, secrets=None, **settings):
         f = self.fleet
         cfg = f.write_config(settings=f.plugin_settings(hosts=hosts, **settings),
                              profile=profile,
                              agent={"command": FAKE_AGENT, "idle_timeout_s": 120,
                                     "stop_grace_s": 1})
+        for name, value in (secrets or {}).items():  # from stdin, as an operator does
+            r = subprocess.run([AGENTD, "--config", cfg, "secret", "set", name], input=value,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
         d = Driver(cfg, os.path.join(f.tmp, "driver%d.stderr" % len(self.drivers)))
         self.drivers.append(d)
         return d
@@ -214,6 +219,29 @@ class Sessions(FleetCase):
         wait_for(lambda: not self.agent_pids(sid), 30, what="the adopted processes killed")
         wait_for(lambda: all(f.session_dirs(h) == [] for h in f.hosts), 30,
                  what="every session directory removed")
+
+    def test_an_adopted_sandbox_runs_the_next_agent_with_the_profiles_env(self):
+        f = self.fleet
+        d = self.start(profile={"env": ["AGENTD_MARK=from-the-profile",
+                                        "AGENTD_SECRET_MARK=${secret:SSH_TEST_MARK}"]},
+                       secrets={"SSH_TEST_MARK": "s3cret-mark"})
+        sid = d.create(prompt="wait", workspace=f.workspace,
+                       env={"FAKE_AGENT_MODE": "rerun", "FAKE_AGENT_SHOW": "AGENTD_MARK"})
+        d.wait_event(sid, "agent.init", timeout=60)
+        d.kill()
+        d2 = self.start(profile={"env": ["AGENTD_MARK=from-the-profile",
+                                         "AGENTD_SECRET_MARK=${secret:SSH_TEST_MARK}"]})
+        d2.wait_event(sid, "sandbox.adopted", timeout=30)
+        d2.ok("send", id=sid, text="what is the mark?")
+        res = d2.wait_event(sid, "agent.result", timeout=60)["data"]
+        self.assertEqual(res["result"], "AGENTD_MARK=from-the-profile")
+        # The kept copy of the environment holds the reference, not the value.
+        envdir = os.path.join(f.data_dir, "plugins", "sandbox-ssh", "env")
+        kept = "".join(open(os.path.join(envdir, n)).read() for n in os.listdir(envdir))
+        self.assertIn("${secret:SSH_TEST_MARK}", kept)
+        self.assertNotIn("s3cret-mark", kept)
+        d2.ok("delete", id=sid)
+        wait_for(lambda: os.listdir(envdir) == [], 30, what="the kept environment removed")
 
     @staticmethod
     def remove_session_record(f, sid):
