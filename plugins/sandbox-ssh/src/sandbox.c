@@ -95,9 +95,12 @@ static void unlink_sb(agentd_sandbox_t *sb)
         }
 }
 
+static void sig_forget(agentd_sandbox_t *sb);
+
 void ssh_sandbox_forget(agentd_sandbox_t *sb)
 {
     unlink_sb(sb);
+    sig_forget(sb);
     for (agentd_exec_t *ex = sb->execs; ex != NULL; ex = ex->next)
         ex->sb = NULL;
     sb->pl->api->timer_close(sb->timeout);
@@ -402,13 +405,73 @@ int ssh_sandbox_create(ssh_plugin_t *pl, const agentd_sandbox_spec_t *spec,
 
 /* ---- signals ------------------------------------------------------------------- */
 
+/* Signals to one sandbox run one after the other, in the order asked: each
+ * is a command on its own channel, and a pause overtaken by the resume that
+ * followed it would leave the sandbox frozen. */
+typedef struct ssh_sig {
+    struct ssh_sig *next;
+    agentd_sandbox_t *sb;       /* NULL once the sandbox is forgotten */
+    ssh_host_t *host;
+    char *script;
+} ssh_sig_t;
+
+static void sig_free(ssh_sig_t *q)
+{
+    free(q->script);
+    free(q);
+}
+
+static void sig_run_next(agentd_sandbox_t *sb);
+
 static void on_signalled(void *ud, int status, int code, const char *out, const char *err)
 {
-    ssh_host_t *h = ud;
+    ssh_sig_t *q = ud;
+    ssh_host_t *h = q->host;
     (void)out;
     if (status != 0 || code != 0)
         h->pl->api->log(h->pl->host, AGENTD_LOG_WARN, "host %s: signal not delivered: %s",
                         h->name, status != 0 ? agentd_strerror(status) : err);
+    agentd_sandbox_t *sb = q->sb;
+    if (sb != NULL) {
+        sb->sigs = q->next;
+        sig_free(q);
+        sig_run_next(sb);
+    } else {
+        sig_free(q);
+    }
+}
+
+static void sig_run_next(agentd_sandbox_t *sb)
+{
+    while (sb->sigs != NULL) {
+        ssh_sig_t *q = sb->sigs;
+        agentd_err_t err = {{0}};
+        if (ssh_rcmd_run(q->host, q->script, q->host->pl->connect_timeout_s * 1000u + 5000u,
+                         on_signalled, q, &err) == 0)
+            return;
+        q->host->pl->api->log(q->host->pl->host, AGENTD_LOG_WARN,
+                              "host %s: signal not sent: %s", q->host->name, err.msg);
+        sb->sigs = q->next;
+        sig_free(q);
+    }
+}
+
+/* The sandbox goes: what is queued is dropped, what is in flight finishes
+ * without it. */
+static void sig_forget(agentd_sandbox_t *sb)
+{
+    ssh_sig_t *q = sb->sigs;
+    if (q == NULL)
+        return;
+    ssh_sig_t *rest = q->next;
+    q->sb = NULL;
+    q->next = NULL;
+    while (rest != NULL) {
+        ssh_sig_t *n = rest->next;
+        sig_free(rest);
+        rest = n;
+    }
+    sb->sigs = NULL;
 }
 
 int ssh_sandbox_signal(agentd_sandbox_t *sb, agentd_sandbox_signal_t sig, agentd_err_t *err)
@@ -422,17 +485,33 @@ int ssh_sandbox_signal(agentd_sandbox_t *sb, agentd_sandbox_signal_t sig, agentd
                               h != NULL ? h->name : "?", h != NULL ? h->reason : "");
     ssh_str_t s = {0};
     ssh_script_kill_marked(&s, name, "AGENTD_SSH_SANDBOX", sb->id);
-    int rc = s.failed ? agentd_err_set(err, AGENTD_ENOMEM, "out of memory")
-                      : ssh_rcmd_run(h, s.s, h->pl->connect_timeout_s * 1000u + 5000u,
-                                     on_signalled, h, err);
-    ssh_str_free(&s);
-    if (rc == 0 && (sig == AGENTD_SIG_PAUSE || sig == AGENTD_SIG_RESUME))
+    ssh_sig_t *q = s.failed ? NULL : calloc(1, sizeof *q);
+    if (q == NULL) {
+        ssh_str_free(&s);
+        return agentd_err_set(err, AGENTD_ENOMEM, "out of memory");
+    }
+    q->sb = sb;
+    q->host = h;
+    q->script = s.s; /* taken */
+    ssh_sig_t **tail = &sb->sigs;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = q;
+    if (sb->sigs == q) { /* nothing in flight: send it now, failing as before */
+        int rc = ssh_rcmd_run(h, q->script, h->pl->connect_timeout_s * 1000u + 5000u,
+                              on_signalled, q, err);
+        if (rc != 0) {
+            sb->sigs = NULL;
+            sig_free(q);
+            return rc;
+        }
+    }
+    if (sig == AGENTD_SIG_PAUSE || sig == AGENTD_SIG_RESUME)
         sb->paused = sig == AGENTD_SIG_PAUSE;
-    if (rc == 0 && (sig == AGENTD_SIG_KILL || sig == AGENTD_SIG_TERMINATE ||
-                    sig == AGENTD_SIG_INTERRUPT))
+    if (sig == AGENTD_SIG_KILL || sig == AGENTD_SIG_TERMINATE || sig == AGENTD_SIG_INTERRUPT)
         for (agentd_exec_t *ex = sb->execs; ex != NULL; ex = ex->next)
             ex->sent_signal = sig == AGENTD_SIG_KILL ? 9 : sig == AGENTD_SIG_TERMINATE ? 15 : 2;
-    return rc;
+    return 0;
 }
 
 /* ---- destroy and reap ------------------------------------------------------------ */

@@ -243,6 +243,7 @@ struct agentd_sandbox {
     char *local_workspace;  /* host path the runner uses, translated */
     char **env;             /* profile env (resolved) + spec env */
     char **env_src;         /* the same as configured: secrets unresolved */
+    struct ssh_sig *sigs;   /* signals in order: the first is in flight */
     agentd_exec_t *execs;
     unsigned exec_seq;
     agentd_timer_t *timeout;
