@@ -21,6 +21,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "support"))
 from polling import wait_for  # noqa: E402,F401  (tests/support/polling.py)
+from procs import alive, descendants  # noqa: E402,F401  (tests/support/procs.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENTD = os.environ.get("AGENTD_BIN", "")
@@ -46,8 +47,6 @@ def require_machine():
     if not (os.path.isdir("/sys/fs/cgroup/memory") or
             os.path.exists("/sys/fs/cgroup/cgroup.controllers")):
         missing("a cgroup v1 memory hierarchy or cgroup v2 at /sys/fs/cgroup")
-
-
 
 
 class Result:
@@ -146,34 +145,6 @@ class SandboxTestCase(unittest.TestCase):
         self.assertEqual(r.returncode, 0, "probe %s failed: rc=%d stderr=%s"
                          % (name, r.returncode, r.stderr))
         return r.json()
-
-
-def descendants(pid):
-    """Every process below pid, from /proc."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def processes_with(marker):

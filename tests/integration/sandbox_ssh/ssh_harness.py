@@ -32,6 +32,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "support"))
 from polling import wait_for  # noqa: E402,F401  (tests/support/polling.py)
+from procs import alive, descendants  # noqa: E402,F401  (tests/support/procs.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENTD = os.environ.get("AGENTD_BIN", "")
@@ -49,8 +50,6 @@ SSHD = "/usr/sbin/sshd"
 def missing(reason):
     sys.stderr.write("SKIPPED: sandbox-ssh test needs %s\n" % reason)
     sys.exit(SKIP)
-
-
 
 
 def ensure_openssh():
@@ -110,33 +109,6 @@ def keygen(path, comment="agentd-test"):
                    check=True)
     with open(path + ".pub") as f:
         return f.read().strip()
-
-
-def descendants(pid):
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def pids_with_env(marker):

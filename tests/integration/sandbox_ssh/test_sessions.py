@@ -20,14 +20,7 @@ from ssh_harness import (AGENTD, HERE, FleetCase, cmdlines, main, pids_with_env,
 
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "sessions"))
 from sessions_harness import DRIVER, FAKE_AGENT, Driver  # noqa: E402
-
-
-def process_state(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
+from procs import process_state  # noqa: E402
 
 
 class Sessions(FleetCase):
