@@ -115,6 +115,9 @@ int session_start_run(host_session_t *s, agentd_err_t *err);
 /* Writes queued messages when the agent can take one. */
 void session_pump_queue(host_session_t *s);
 void session_arm_idle(host_session_t *s, int on);
+/* One line of the agent's stdout: its events (or a control request). The
+ * runner's line callback; bench/line_path_bench.c drives it directly. */
+void session_agent_line(host_session_t *s, const char *line, size_t len, int truncated);
 
 /* session_approvals.c: the agent's control requests (can_use_tool, its
  * cancellations, answers to ours) and the requests waiting for a person. */

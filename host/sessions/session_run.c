@@ -208,9 +208,8 @@ static void on_event(void *ud, const char *type, json_t *data)
         on_result(s, data);
 }
 
-static void on_runner_line(void *ud, const char *line, size_t len, int truncated)
+void session_agent_line(host_session_t *s, const char *line, size_t len, int truncated)
 {
-    host_session_t *s = ud;
     line_ctx_t lc = {s, line, len, 1};
     json_t *parsed = NULL;
     host_agent_line_kind_t kind =
@@ -218,6 +217,11 @@ static void on_runner_line(void *ud, const char *line, size_t len, int truncated
     if (kind == HOST_AGENT_LINE_CONTROL_REQUEST || kind == HOST_AGENT_LINE_CONTROL_RESPONSE)
         session_on_control(s, parsed);
     json_decref(parsed);
+}
+
+static void on_runner_line(void *ud, const char *line, size_t len, int truncated)
+{
+    session_agent_line(ud, line, len, truncated);
 }
 
 static void on_runner_stderr(void *ud, const char *line, size_t len)
