@@ -36,6 +36,9 @@ typedef struct out_msg {
     uint64_t seq;                     /* an event's seq, else 0 */
     char session[HOST_SESSION_ID_MAX];/* an event's session */
     int close_after;                  /* the last message before closing */
+    int batchable;                    /* an event for a subscription that takes
+                                       * batches: may share a frame (a JSON-RPC
+                                       * batch) with the batchable ones next to it */
     unsigned char buf[];              /* LWS_PRE bytes, then the text */
 } out_msg_t;
 
@@ -55,6 +58,7 @@ typedef struct api_sub {
     uint64_t cursor;            /* last seq queued */
     uint64_t delivered;         /* last seq written to the socket */
     int replaying;              /* still reading stored events (paged) */
+    int batch;                  /* the client takes events in JSON-RPC batches */
     out_queue_t *collect;       /* replay target other than the conn's queue */
 } api_sub_t;
 
@@ -80,6 +84,8 @@ struct api_conn {
     int kill_status;
     char kill_reason[96];
     int overflowed;
+    api_conn_t *flush_next;     /* on the server's flush list (flush_queued) */
+    int flush_queued;
 };
 
 typedef struct api_metrics {
@@ -99,6 +105,14 @@ struct host_api {
     host_event_listener_t *listener;
     uv_timer_t timer;
     int timer_open;
+    /* Connections with new messages, written directly at the start of the
+     * next loop turn (an idle handle, active only while the list is not
+     * empty) instead of through lws' writeable callback: a socket that can
+     * take them costs one send, not a poll change, a loop turn and another
+     * poll change. */
+    uv_idle_t flush;
+    int flush_open;
+    api_conn_t *flush_head;
     api_conn_t *conns;
     size_t nconns;
     api_topic_t *topics;
@@ -133,7 +147,10 @@ void api_kill(api_conn_t *c, int status, const char *reason);
 void api_rpc_message(api_conn_t *c, const char *text, size_t len);
 
 /* Subscriptions (server.c). */
-int api_subscribe(api_conn_t *c, const char *session, uint64_t since, json_t *id, rpc_err_t *e);
+/* batch: the client takes this subscription's events in JSON-RPC batches
+ * (arrays of event notifications) when several are ready at once. */
+int api_subscribe(api_conn_t *c, const char *session, uint64_t since, int batch, json_t *id,
+                  rpc_err_t *e);
 int api_unsubscribe(api_conn_t *c, const char *session);
 size_t api_sub_count(const host_api_t *srv);
 

@@ -386,11 +386,16 @@ static json_t *m_set_permission_mode(api_conn_t *c, json_t *params, json_t *id, 
 
 static json_t *m_subscribe(api_conn_t *c, json_t *params, json_t *id, rpc_err_t *e)
 {
-    if (check_keys(params, KEYS("session", "since"), e) != 0)
+    if (check_keys(params, KEYS("session", "since", "batch"), e) != 0)
         return NULL;
     const char *sid = want_string(params, "session", 1, e);
     if (sid == NULL)
         return NULL;
+    json_t *bv = json_object_get(params, "batch");
+    if (bv != NULL && !json_is_boolean(bv))
+        return fail(e, RPC_INVALID_PARAMS, "batch",
+                    "batch: must be true or false (true: events may arrive as JSON-RPC "
+                    "batches, arrays of event notifications)");
     if (strlen(sid) >= HOST_SESSION_ID_MAX)
         return fail(e, RPC_UNKNOWN_SESSION, "session", "no session \"%.40s...\"", sid);
     json_t *sv = json_object_get(params, "since");
@@ -402,7 +407,7 @@ static json_t *m_subscribe(api_conn_t *c, json_t *params, json_t *id, rpc_err_t 
                         "start)");
         since = (uint64_t)json_integer_value(sv);
     }
-    if (api_subscribe(c, sid, since, id != NULL ? id : json_null(), e) != 0)
+    if (api_subscribe(c, sid, since, bv != NULL && json_is_true(bv), id != NULL ? id : json_null(), e) != 0)
         return NULL;
     e->answered = 1; /* the response went out ahead of the replayed events */
     return NULL;

@@ -77,10 +77,39 @@ static void queue_splice(out_queue_t *dst, out_queue_t *src)
         api_queue_push(dst, m);
 }
 
+static void on_flush(uv_idle_t *h);
+
+/* Has the queue written: directly at the start of the next loop turn (the
+ * flush list), or, for a connection being closed (only lws' writeable
+ * callback can close it), by the callback. */
 static void want_write(api_conn_t *c)
 {
-    if (c->wsi != NULL)
+    host_api_t *srv = c->srv;
+    if (c->wsi == NULL)
+        return;
+    if (c->kill || !srv->flush_open) {
         lws_callback_on_writable(c->wsi);
+        return;
+    }
+    if (c->flush_queued)
+        return;
+    c->flush_queued = 1;
+    c->flush_next = srv->flush_head;
+    srv->flush_head = c;
+    uv_idle_start(&srv->flush, on_flush);
+}
+
+static void unflush(api_conn_t *c)
+{
+    if (!c->flush_queued)
+        return;
+    for (api_conn_t **pp = &c->srv->flush_head; *pp != NULL; pp = &(*pp)->flush_next)
+        if (*pp == c) {
+            *pp = c->flush_next;
+            break;
+        }
+    c->flush_queued = 0;
+    c->flush_next = NULL;
 }
 
 static void overflow(api_conn_t *c);
@@ -217,6 +246,7 @@ static void on_replay_event(void *ud, const host_event_t *ev)
         api_kill(s->conn, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
         return;
     }
+    m->batchable = s->batch;
     api_queue_push(s->collect != NULL ? s->collect : &s->conn->q, m);
 }
 
@@ -339,19 +369,21 @@ static void on_event(void *ud, const host_event_t *ev)
             continue;
         }
         /* msg stays in the first queue it went to until this returns:
-         * queues are written from lws' writeable callbacks only, and
-         * nothing here clears another subscriber's queue. */
+         * queues are written from the flush handle and lws' writeable
+         * callbacks, never from here, and nothing here clears another
+         * subscriber's queue. */
         out_msg_t *m = used ? msg_copy(msg) : msg;
         if (m == NULL) {
             api_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
             continue;
         }
         used = 1;
+        m->batchable = s->batch;
         api_queue_push(&c->q, m);
         s->cursor = ev->seq;
-        /* A queue that had messages already has a writeable callback
-         * coming (asked for when it was filled, and again by writable()
-         * while it is not empty); asking again costs lws a poll change. */
+        /* A queue that had messages already has its write coming (asked
+         * for when it was filled, and again by the writer while it is not
+         * empty). */
         if (c->q.head == m)
             want_write(c);
     }
@@ -385,7 +417,8 @@ static void drop_sub(api_sub_t *s)
     free(s);
 }
 
-int api_subscribe(api_conn_t *c, const char *session, uint64_t since, json_t *id, rpc_err_t *e)
+int api_subscribe(api_conn_t *c, const char *session, uint64_t since, int batch, json_t *id,
+                  rpc_err_t *e)
 {
     host_api_t *srv = c->srv;
     for (api_sub_t *s = c->subs; s != NULL; s = s->next)
@@ -435,6 +468,7 @@ int api_subscribe(api_conn_t *c, const char *session, uint64_t since, json_t *id
     s->conn = c;
     s->cursor = s->delivered = since;
     s->replaying = 1;
+    s->batch = batch;
     s->topic_next = t->subs;
     t->subs = s;
     s->next = c->subs;
@@ -583,6 +617,7 @@ static int established(host_api_t *srv, struct lws *wsi, pss_t *pss)
 static void conn_free(api_conn_t *c)
 {
     host_api_t *srv = c->srv;
+    unflush(c);
     while (c->subs != NULL)
         drop_sub(c->subs);
     queue_clear(&c->q);
@@ -691,69 +726,115 @@ static void frame_header(unsigned char *p, size_t len)
     }
 }
 
-/* Frames the first n queued messages (total: bytes with their headers)
- * and hands them to the socket in one write; one message is framed in
- * place, in its LWS_PRE headroom. Returns what lws_write returns, or -2
- * when no buffer for several could be had (nothing written). */
-static int write_run(api_conn_t *c, struct lws *wsi, size_t n, size_t total)
+/* A frame starting at m: m alone, or, when m is batchable, m and the
+ * batchable messages after it that fit in BATCH_BYTES, as one JSON-RPC
+ * batch ("[m1,m2,...]"). Sets *count (messages) and returns the payload's
+ * length. */
+static size_t frame_of(const out_msg_t *m, size_t *count)
+{
+    *count = 1;
+    if (!m->batchable || m->close_after || m->next == NULL || !m->next->batchable)
+        return m->len;
+    size_t len = 1 + m->len; /* "[" m1 */
+    for (const out_msg_t *x = m->next;
+         x != NULL && x->batchable && !x->close_after && len + 2 + x->len <= BATCH_BYTES;
+         x = x->next) {
+        len += 1 + x->len; /* "," x */
+        (*count)++;
+    }
+    return *count == 1 ? m->len : len + 1; /* "]" */
+}
+
+/* Which queued messages the next write takes: whole frames from the head,
+ * up to BATCH_BYTES in all (at least one frame). A message to close after
+ * ends the run; a direct write (direct: not from lws' writeable callback,
+ * which alone can close) stops before it. */
+typedef struct write_plan {
+    size_t messages, frames, bytes; /* bytes: with the frame headers */
+    int closing;
+} write_plan_t;
+
+static void plan_write(const out_queue_t *q, int direct, write_plan_t *p)
+{
+    memset(p, 0, sizeof *p);
+    for (const out_msg_t *m = q->head; m != NULL && !p->closing;) {
+        size_t count, len = frame_of(m, &count);
+        size_t fl = frame_header_len(len) + len;
+        if (p->frames > 0 && p->bytes + fl > BATCH_BYTES)
+            break;
+        if (direct && m->close_after)
+            break;
+        p->frames++;
+        p->messages += count;
+        p->bytes += fl;
+        for (size_t i = 0; i < count; i++, m = m->next)
+            p->closing = m->close_after;
+    }
+}
+
+/* Builds the planned frames and hands them to the socket in one write; a
+ * run of one single-message frame is framed in place, in the message's
+ * LWS_PRE headroom. Returns what lws_write returns, or -2 when no buffer
+ * could be had (nothing written). */
+static int write_run(api_conn_t *c, struct lws *wsi, const write_plan_t *p)
 {
     out_msg_t *m = c->q.head;
-    if (n == 1) {
-        unsigned char *p = m->buf + LWS_PRE - frame_header_len(m->len);
-        frame_header(p, m->len);
-        return lws_write(wsi, p, total, LWS_WRITE_RAW);
+    if (p->messages == 1) {
+        unsigned char *h = m->buf + LWS_PRE - frame_header_len(m->len);
+        frame_header(h, m->len);
+        return lws_write(wsi, h, p->bytes, LWS_WRITE_RAW);
     }
-    unsigned char *batch = malloc(LWS_PRE + total);
-    if (batch == NULL)
+    unsigned char *out = malloc(LWS_PRE + p->bytes);
+    if (out == NULL)
         return -2;
-    unsigned char *p = batch + LWS_PRE;
-    for (size_t i = 0; i < n; i++, m = m->next) {
-        frame_header(p, m->len);
-        p += frame_header_len(m->len);
-        memcpy(p, m->buf + LWS_PRE, m->len);
-        p += m->len;
+    unsigned char *o = out + LWS_PRE;
+    for (size_t f = 0; f < p->frames; f++) {
+        size_t count, len = frame_of(m, &count);
+        frame_header(o, len);
+        o += frame_header_len(len);
+        if (count > 1)
+            *o++ = '[';
+        for (size_t i = 0; i < count; i++, m = m->next) {
+            if (i > 0)
+                *o++ = ',';
+            memcpy(o, m->buf + LWS_PRE, m->len);
+            o += m->len;
+        }
+        if (count > 1)
+            *o++ = ']';
     }
-    int w = lws_write(wsi, batch + LWS_PRE, total, LWS_WRITE_RAW);
-    free(batch);
+    int w = lws_write(wsi, out + LWS_PRE, p->bytes, LWS_WRITE_RAW);
+    free(out);
     return w;
 }
 
-/* Drains the queue while the socket takes it, up to WRITE_BUDGET bytes per
- * callback: runs of whole messages, up to BATCH_BYTES each, go out in one
- * write, so a burst of events costs a few system calls rather than one per
- * message. The frames are built here (not by lws_write(LWS_WRITE_TEXT),
- * which writes one frame per call); lws still owns the socket: a partial
- * write is kept in lws' buffer and sent first, and lws_send_pipe_choked
- * says so until it is. */
-static int writable(api_conn_t *c, struct lws *wsi)
+enum { DRAIN_OK, DRAIN_FAILED, DRAIN_CLOSE };
+
+/* Writes the queue while the socket takes it, up to WRITE_BUDGET bytes:
+ * runs of whole frames, up to BATCH_BYTES each, in one write, so a burst of
+ * events costs a few system calls rather than one per message. The frames
+ * are built here (not by lws_write(LWS_WRITE_TEXT), which writes one frame
+ * per call); lws still owns the socket: a partial write is kept in lws'
+ * buffer and sent first, and lws_send_pipe_choked says so until it is.
+ * DRAIN_CLOSE: the message to close after went out (never when direct). */
+static int drain(api_conn_t *c, struct lws *wsi, int direct)
 {
-    if (c->kill) {
-        close_with(wsi, c->kill_status, c->kill_reason);
-        return -1;
-    }
     size_t budget = 0;
     while (c->q.head != NULL && budget < WRITE_BUDGET) {
-        size_t n = 0, total = 0;
-        int closing = 0;
-        for (out_msg_t *m = c->q.head; m != NULL && !closing; m = m->next) {
-            size_t fl = frame_header_len(m->len) + m->len;
-            if (n > 0 && total + fl > BATCH_BYTES)
-                break;
-            n++;
-            total += fl;
-            closing = m->close_after;
+        write_plan_t p;
+        plan_write(&c->q, direct, &p);
+        if (p.messages == 0)
+            break; /* direct, and a close is next: the callback's */
+        int w = write_run(c, wsi, &p);
+        if (w == -2) { /* no memory for a run: one message on its own */
+            size_t len = c->q.head->len;
+            p = (write_plan_t){1, 1, frame_header_len(len) + len, c->q.head->close_after};
+            w = write_run(c, wsi, &p);
         }
-        int w = write_run(c, wsi, n, total);
-        if (w == -2) { /* no memory for a batch: one at a time */
-            n = 1;
-            total = frame_header_len(c->q.head->len) + c->q.head->len;
-            closing = c->q.head->close_after;
-            w = write_run(c, wsi, 1, total);
-        }
-        if (w < (int)total)
-            return -1;
-        budget += total;
-        for (size_t i = 0; i < n; i++) {
+        if (w < (int)p.bytes)
+            return DRAIN_FAILED;
+        budget += p.bytes;
+        for (size_t i = 0; i < p.messages; i++) {
             out_msg_t *m = queue_pop(&c->q);
             if (m->seq != 0) {
                 mark_delivered(c, m);
@@ -761,21 +842,64 @@ static int writable(api_conn_t *c, struct lws *wsi)
             }
             free(m);
         }
-        if (closing) {
-            /* After its last message: a slow client's notice, an answer
-             * before a close (auth failed, token revoked), or shutdown. */
-            static const char slow[] = "slow client: resume from last_seq";
-            int status = c->kill_status != 0 ? c->kill_status : LWS_CLOSE_STATUS_POLICY_VIOLATION;
-            close_with(wsi, status, c->kill_reason[0] != '\0' ? c->kill_reason : slow);
-            return -1;
-        }
+        if (p.closing)
+            return DRAIN_CLOSE;
         if (lws_send_pipe_choked(wsi))
             break;
     }
     pump_replays(c);
     if (c->q.head != NULL)
         lws_callback_on_writable(wsi);
-    return 0;
+    return DRAIN_OK;
+}
+
+/* lws' writeable callback: what a direct write left (a full socket, a
+ * close) and the paged replays. */
+static int writable(api_conn_t *c, struct lws *wsi)
+{
+    if (c->kill) {
+        close_with(wsi, c->kill_status, c->kill_reason);
+        return -1;
+    }
+    int rc = drain(c, wsi, 0);
+    if (rc == DRAIN_CLOSE) {
+        /* After its last message: a slow client's notice, an answer
+         * before a close (auth failed, token revoked), or shutdown. */
+        static const char slow[] = "slow client: resume from last_seq";
+        int status = c->kill_status != 0 ? c->kill_status : LWS_CLOSE_STATUS_POLICY_VIOLATION;
+        close_with(wsi, status, c->kill_reason[0] != '\0' ? c->kill_reason : slow);
+        return -1;
+    }
+    return rc == DRAIN_FAILED ? -1 : 0;
+}
+
+/* The flush list, at the start of a loop turn (outside every lws
+ * callback): each connection's queue goes straight to its socket when the
+ * socket can take it; otherwise lws calls writable() when it can. */
+static void on_flush(uv_idle_t *h)
+{
+    host_api_t *srv = h->data;
+    api_conn_t *c;
+    while ((c = srv->flush_head) != NULL) {
+        srv->flush_head = c->flush_next;
+        c->flush_queued = 0;
+        c->flush_next = NULL;
+        struct lws *wsi = c->wsi;
+        if (wsi == NULL || c->q.head == NULL)
+            continue;
+        if (c->kill || lws_send_pipe_choked(wsi)) {
+            lws_callback_on_writable(wsi);
+            continue;
+        }
+        if (drain(c, wsi, 1) == DRAIN_FAILED) {
+            /* The socket failed: lws closes it on its next turn (CLOSED
+             * frees the connection); nothing more is queued for it. */
+            c->kill = 1;
+            queue_clear(&c->q);
+            lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+    }
+    uv_idle_stop(h);
 }
 
 /* ---- HTTP ---- */
@@ -966,6 +1090,9 @@ int host_api_start(host_ctx_t *ctx, host_runtime_t *rt, host_api_t **out, agentd
     uv_timer_init(&ctx->loop, &srv->timer);
     srv->timer.data = srv;
     srv->timer_open = 1;
+    uv_idle_init(&ctx->loop, &srv->flush);
+    srv->flush.data = srv;
+    srv->flush_open = 1;
     unsigned every = cfg->token_recheck_ms;
     if (every > 1000)
         every = 1000; /* the authentication deadline is checked as often */
@@ -1040,6 +1167,12 @@ void host_api_stop(host_api_t *api)
         uv_close((uv_handle_t *)&api->timer, NULL);
     api->timer_open = 0;
     say_goodbye(api);
+    /* From here on queues are written by lws' callbacks only. */
+    while (api->flush_head != NULL)
+        unflush(api->flush_head);
+    if (api->flush_open)
+        uv_close((uv_handle_t *)&api->flush, NULL);
+    api->flush_open = 0;
     /* Closes every connection (CLOSED frees each) and starts closing lws'
      * handles on the host loop; host_api_free finishes it. */
     lws_context_destroy(api->lws);

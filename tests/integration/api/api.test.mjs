@@ -294,6 +294,40 @@ describe('api', () => {
     await e.close();
   });
 
+  test('batch: true groups queued events into JSON-RPC batches; same events, same order', async () => {
+    const e = await connect(srv.url, { token: editor.token });
+    const sid = (await e.call('session.create', { prompt: 'lines 4000' })).result.id;
+    await waitIdle(e, sid, 60000);
+    const bad = await e.call('events.subscribe', { session: sid, batch: 'yes' });
+    assert.equal(bad.error.code, -32602);
+    assert.equal(bad.error.data.field, 'batch');
+    // Replay (pages of stored events queue up at once) and then a live
+    // flood, to a client that takes batches and to one that does not.
+    const batched = await connect(srv.url, { token: viewer.token });
+    const plain = await connect(srv.url, { token: viewer.token });
+    assert.ok((await batched.call('events.subscribe', { session: sid, since: 0, batch: true })).result);
+    assert.ok((await plain.call('events.subscribe', { session: sid, since: 0, batch: false })).result);
+    assert.ok((await e.call('session.send', { session: sid, text: 'lines 4000' })).result);
+    await waitIdle(e, sid, 60000);
+    const stored = srv.storedEvents(sid);
+    const last = stored[stored.length - 1].seq;
+    for (const c of [batched, plain]) {
+      await c.until(() => c.events.length && c.events[c.events.length - 1].seq >= last, 30000, 'all events');
+      checkGapless(c.events, sid, 1);
+      assert.deepEqual(c.events.map((x) => ({ seq: x.seq, type: x.type })), stored);
+      assert.deepEqual(c.notes.filter((n) => n.inBatch), [], 'only event notifications are batched');
+    }
+    assert.deepEqual(batched.events, plain.events);
+    assert.ok(batched.batches.length > 0, 'the replay came in batches');
+    assert.ok(batched.batches.length < stored.length / 4, `few messages: ${batched.batches.length}`);
+    for (const b of batched.batches) {
+      assert.ok(b.size >= 2, 'a batch holds two events or more (one goes alone)');
+      assert.ok(b.bytes <= 65536, `a batch is at most 64 KiB: ${b.bytes}`);
+    }
+    assert.equal(plain.batches.length, 0, 'no batch without batch: true');
+    for (const c of [batched, plain, e]) await c.close();
+  });
+
   test('a cursor older than what is retained gets its own error', async () => {
     const e = await connect(srv.url, { token: editor.token });
     const sid = (await e.call('session.create', { prompt: 'lines 30' })).result.id;

@@ -166,8 +166,19 @@ export class Client {
       });
       this.ws.on('error', (e) => reject(e));
     });
+    this.batches = [];
     this.ws.on('message', (data) => {
       const m = JSON.parse(data.toString());
+      if (Array.isArray(m)) {
+        // A JSON-RPC batch of event notifications (batch: true).
+        this.batches.push({ bytes: data.length, size: m.length });
+        for (const n of m) {
+          if (n.method === 'event') this.events.push(n.params);
+          else this.notes.push({ inBatch: true, ...n });
+        }
+        this._wake();
+        return;
+      }
       if (m.id !== undefined && m.id !== null && this.pending.has(m.id)) {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
