@@ -108,7 +108,9 @@ int cli_cmd_attach(int argc, char **argv, const cli_global_t *g)
                 continue;
             }
         }
-        json_t *params = json_pack("{s:s, s:I}", "session", session, "since", (json_int_t)last);
+        /* batch: a long session's replay comes in a few large messages. */
+        json_t *params = json_pack("{s:s, s:I, s:b}", "session", session, "since",
+                                   (json_int_t)last, "batch", 1);
         json_t *result = NULL, *error = NULL;
         rc = host_client_call(c, "events.subscribe", params, CALL_TIMEOUT_MS, &result, &error,
                               &err);

@@ -75,8 +75,17 @@ static int on_rx(host_client_t *c, struct lws *wsi, const char *in, size_t len)
         return 0;
     json_t *v = json_loadb(c->rx.data, c->rx.len, 0, NULL);
     c->rx.len = 0;
-    if (v != NULL)
+    if (json_is_array(v)) {
+        /* A JSON-RPC batch of notifications (subscribed with batch: true):
+         * each is its own message, in order. */
+        size_t i;
+        json_t *n;
+        json_array_foreach(v, i, n)
+            inbox_push(c, json_incref(n));
+        json_decref(v);
+    } else if (v != NULL) {
         inbox_push(c, v);
+    }
     return 0;
 }
 
