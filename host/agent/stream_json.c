@@ -16,12 +16,14 @@
 #include <string.h>
 
 #include "agent/json_span.h"
+#include "agent/json_text.h"
 #include "agent/text_protocols.h"
 #include "agent/utf8.h"
 #include "events/json_check.h"
 
 typedef struct norm {
     host_agent_event_fn fn;
+    host_agent_event_json_fn fn_json; /* or NULL */
     void *ud;
     const char *line;
     size_t len;
@@ -112,8 +114,53 @@ static void on_protocol(void *ud, const char *type, json_t *data)
     n->fn(n->ud, type, data);
 }
 
+/* {key: the string span[, parent_tool_use_id]} written as JSON text with
+ * no jansson value on the way (an assistant's text costs a fifth of what
+ * building it and json_dumps cost), then its text protocols when its text
+ * may hold any. -1: nothing sent; jansson's path decides (a string it
+ * refuses becomes agent.output there). */
+static int send_string_json(norm_t *n, const char *type, const char *key, host_jspan_t span,
+                            int scan)
+{
+    char stack[8192];
+    host_jtext_t w;
+    host_jtext_init(&w, stack, sizeof stack);
+    int seen = 0;
+    int rc = host_jtext_raw(&w, "{\"", 2);
+    if (rc == 0)
+        rc = host_jtext_raw(&w, key, strlen(key));
+    if (rc == 0)
+        rc = host_jtext_raw(&w, "\":", 2);
+    if (rc == 0)
+        rc = host_jtext_reencode(&w, span.p + 1, span.n - 2, &seen);
+    if (rc == 0 && n->parent != NULL) {
+        rc = host_jtext_raw(&w, ",\"parent_tool_use_id\":", 22);
+        if (rc == 0)
+            rc = host_jtext_string(&w, json_string_value(n->parent),
+                                   json_string_length(n->parent));
+    }
+    if (rc == 0)
+        rc = host_jtext_raw(&w, "}", 1);
+    if (rc != 0) {
+        host_jtext_free(&w);
+        return -1;
+    }
+    n->fn_json(n->ud, type, w.p, w.len);
+    host_jtext_free(&w);
+    if (scan && (seen & HOST_JTEXT_MARKS)) {
+        json_t *text = host_jspan_value(span);
+        if (text != NULL)
+            host_agent_scan_protocols(json_string_value(text), json_string_length(text),
+                                      on_protocol, n);
+        json_decref(text);
+    }
+    return 0;
+}
+
 static void text_block(norm_t *n, host_jspan_t span)
 {
+    if (n->fn_json != NULL && send_string_json(n, "agent.text", "text", span, 1) == 0)
+        return;
     json_t *text = host_jspan_value(span);
     if (text == NULL) {
         send_output(n);
@@ -133,6 +180,8 @@ static void assistant_block(norm_t *n, host_jspan_t b)
         text_block(n, v);
     } else if (host_jspan_streq(bt, "thinking") &&
                host_jspan_kind(v = host_jspan_get(b, "thinking")) == '"') {
+        if (n->fn_json != NULL && send_string_json(n, "agent.thinking", "thinking", v, 0) == 0)
+            return;
         send(n, "agent.thinking", with_parent(n, set(json_object(), "thinking",
                                                      host_jspan_value(v))));
     } else if (host_jspan_streq(bt, "redacted_thinking")) {
@@ -253,7 +302,15 @@ static host_agent_line_kind_t control(norm_t *n, host_agent_line_kind_t kind, js
 host_agent_line_kind_t host_agent_normalize(const char *line, size_t len, int truncated,
                                             host_agent_event_fn fn, void *ud, json_t **parsed)
 {
-    norm_t n = {.fn = fn, .ud = ud, .line = line, .len = len};
+    host_agent_sink_t sink = {.event = fn, .ud = ud};
+    return host_agent_normalize_to(line, len, truncated, &sink, parsed);
+}
+
+host_agent_line_kind_t host_agent_normalize_to(const char *line, size_t len, int truncated,
+                                               const host_agent_sink_t *sink, json_t **parsed)
+{
+    norm_t n = {.fn = sink->event, .fn_json = sink->event_json, .ud = sink->ud, .line = line,
+                .len = len};
     if (parsed != NULL)
         *parsed = NULL;
     if (len == 0)

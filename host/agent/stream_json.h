@@ -74,4 +74,23 @@ typedef void (*host_agent_event_fn)(void *ud, const char *type, json_t *data);
 host_agent_line_kind_t host_agent_normalize(const char *line, size_t len, int truncated,
                                             host_agent_event_fn fn, void *ud, json_t **parsed);
 
+/* An event whose data the normalizer wrote as JSON text itself (a JSON
+ * object, borrowed for the call): the very bytes json_dumps(data,
+ * JSON_COMPACT | JSON_ENSURE_ASCII) gives for the object the json_t form
+ * would carry (agent/json_text.h). Only agent.text and agent.thinking come
+ * this way: the hot events, which a caller stores rather than reads. */
+typedef void (*host_agent_event_json_fn)(void *ud, const char *type, const char *json,
+                                         size_t len);
+
+typedef struct host_agent_sink {
+    host_agent_event_fn event;          /* required */
+    host_agent_event_json_fn event_json; /* NULL: every event as json_t */
+    void *ud;
+} host_agent_sink_t;
+
+/* host_agent_normalize with the events going to sink: the same events, in
+ * the same order, with the same content. */
+host_agent_line_kind_t host_agent_normalize_to(const char *line, size_t len, int truncated,
+                                               const host_agent_sink_t *sink, json_t **parsed);
+
 #endif /* AGENTD_HOST_STREAM_JSON_H */
