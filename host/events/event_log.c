@@ -24,6 +24,7 @@
  */
 #include "events/event_log.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -690,9 +691,9 @@ static node_t *node_new(const char *session_id, const char *type, const char *da
     return n;
 }
 
-int host_event_log_append(host_event_log_t *log, const char *session_id, const char *type,
-                          const char *data_json, size_t data_len, const char *raw,
-                          size_t raw_len, uint64_t *seq, agentd_err_t *err)
+static int append(host_event_log_t *log, const char *session_id, const char *type,
+                  const char *data_json, size_t data_len, const char *raw, size_t raw_len,
+                  uint64_t *seq, int trusted, agentd_err_t *err)
 {
     if (seq != NULL)
         *seq = 0;
@@ -708,7 +709,8 @@ int host_event_log_append(host_event_log_t *log, const char *session_id, const c
         return agentd_err_set(err, AGENTD_EINVAL,
                               "event log: event type '%.*s' is not 1 to %d of [A-Za-z0-9._-]",
                               MAX_TYPE, type != NULL ? type : "", MAX_TYPE);
-    if (data_json == NULL || !host_json_is_object(data_json, data_len))
+    assert(!trusted || (data_json != NULL && host_json_is_object(data_json, data_len)));
+    if (data_json == NULL || (!trusted && !host_json_is_object(data_json, data_len)))
         return agentd_err_set(err, AGENTD_EINVAL,
                               "event log: the data of a %s event is not a JSON object", type);
     if (raw == NULL && raw_len != 0)
@@ -739,6 +741,21 @@ int host_event_log_append(host_event_log_t *log, const char *session_id, const c
         }
     }
     return 0;
+}
+
+int host_event_log_append(host_event_log_t *log, const char *session_id, const char *type,
+                          const char *data_json, size_t data_len, const char *raw,
+                          size_t raw_len, uint64_t *seq, agentd_err_t *err)
+{
+    return append(log, session_id, type, data_json, data_len, raw, raw_len, seq, 0, err);
+}
+
+int host_event_log_append_trusted(host_event_log_t *log, const char *session_id,
+                                  const char *type, const char *data_json, size_t data_len,
+                                  const char *raw, size_t raw_len, uint64_t *seq,
+                                  agentd_err_t *err)
+{
+    return append(log, session_id, type, data_json, data_len, raw, raw_len, seq, 1, err);
 }
 
 int host_event_log_flush(host_event_log_t *log, agentd_err_t *err)

@@ -70,6 +70,17 @@ int host_event_log_append(host_event_log_t *log, const char *session_id, const c
                           const char *data_json, size_t data_len, const char *raw,
                           size_t raw_len, uint64_t *seq, agentd_err_t *err);
 
+/* host_event_log_append for data the host encoded itself from a JSON
+ * object (json_dumps of a json_t object, host/agent/json_text.h), which is
+ * therefore not checked again: the caller vouches that data_json is one
+ * JSON object (debug builds assert it). Never for text that came from
+ * outside (a plugin's event, anything read): those go through
+ * host_event_log_append and its check. */
+int host_event_log_append_trusted(host_event_log_t *log, const char *session_id,
+                                  const char *type, const char *data_json, size_t data_len,
+                                  const char *raw, size_t raw_len, uint64_t *seq,
+                                  agentd_err_t *err);
+
 /* Commits pending appends now and fans them out. */
 int host_event_log_flush(host_event_log_t *log, agentd_err_t *err);
 

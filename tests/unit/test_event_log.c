@@ -241,6 +241,42 @@ static void test_invalid(void **state)
     assert_int_equal(append(f, "s", "t", " {\"ok\": [1, 2.5e3, true, null, \"\\u00e9\"]} "), 1);
 }
 
+/* The host's own JSON (append_trusted): stored and handed out byte for
+ * byte like a checked append, in the same seq order, raw line kept; the
+ * other checks (session id, type, raw) still apply. */
+static void test_append_trusted(void **state)
+{
+    fixture_t *f = *state;
+    agentd_err_t err;
+    uint64_t seq = 0;
+    const char data[] = "{\"text\":\"caf\\u00E9 \\\"q\\\"\"}";
+    const char raw[] = "{\"type\":\"assistant\"}\xff";
+    assert_int_equal(append(f, "s1", "a.b", "{}"), 1);
+    assert_int_equal(host_event_log_append_trusted(f->log, "s1", "agent.text", data,
+                                                   sizeof data - 1, raw, sizeof raw - 1, &seq,
+                                                   &err),
+                     0);
+    assert_int_equal(seq, 2);
+    assert_int_equal(host_event_log_append_trusted(f->log, "a b", "agent.text", "{}", 2, NULL, 0,
+                                                   NULL, &err),
+                     AGENTD_EINVAL);
+    assert_int_equal(host_event_log_append_trusted(f->log, "s1", "bad type", "{}", 2, NULL, 0,
+                                                   NULL, &err),
+                     AGENTD_EINVAL);
+    assert_int_equal(host_event_log_append_trusted(f->log, "s1", "t", "{}", 2, NULL, 3, NULL,
+                                                   &err),
+                     AGENTD_EINVAL);
+    assert_int_equal(append(f, "s1", "a.b", "{\"n\":3}"), 3);
+    run(f);
+    seen_t s;
+    uint64_t last;
+    assert_int_equal(read_all(f, "s1", 0, 0, &s, &last, &err), 0);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.type[1], "agent.text");
+    assert_string_equal(s.data[1], data);
+    assert_int_equal(s.seq[2], 3);
+}
+
 /* ---- seq across restarts ------------------------------------------------ */
 
 static void test_seq_survives_reopen(void **state)
@@ -868,6 +904,7 @@ int main(void)
         T(test_append_read),
         T(test_raw_kept),
         T(test_invalid),
+        T(test_append_trusted),
         T(test_seq_survives_reopen),
         T(test_one_commit_per_iteration),
         T(test_no_wait_for_io),
