@@ -107,6 +107,10 @@ void session_set_state(host_session_t *s, host_session_state_t st, const char *r
 /* Appends an event for the session (data is consumed). */
 void session_emit(host_session_t *s, const char *type, json_t *data, const char *raw,
                   size_t raw_len);
+/* Appends an event whose data is JSON text the host wrote itself from an
+ * object (host_agent_event_json_fn's): redacted, not checked again. */
+void session_emit_json(host_session_t *s, const char *type, const char *json, size_t len,
+                       const char *raw, size_t raw_len);
 void session_error(host_session_t *s, const char *fmt, ...) AGENTD_PRINTF(2, 3);
 void session_maybe_free(host_session_t *s);
 

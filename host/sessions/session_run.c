@@ -208,12 +208,21 @@ static void on_event(void *ud, const char *type, json_t *data)
         on_result(s, data);
 }
 
+/* agent.text and agent.thinking: stored as the normalizer wrote them. */
+static void on_event_json(void *ud, const char *type, const char *json, size_t len)
+{
+    line_ctx_t *lc = ud;
+    session_emit_json(lc->s, type, json, len, lc->first ? lc->raw : NULL,
+                      lc->first ? lc->raw_len : 0);
+    lc->first = 0;
+}
+
 void session_agent_line(host_session_t *s, const char *line, size_t len, int truncated)
 {
     line_ctx_t lc = {s, line, len, 1};
+    host_agent_sink_t sink = {.event = on_event, .event_json = on_event_json, .ud = &lc};
     json_t *parsed = NULL;
-    host_agent_line_kind_t kind =
-        host_agent_normalize(line, len, truncated, on_event, &lc, &parsed);
+    host_agent_line_kind_t kind = host_agent_normalize_to(line, len, truncated, &sink, &parsed);
     if (kind == HOST_AGENT_LINE_CONTROL_REQUEST || kind == HOST_AGENT_LINE_CONTROL_RESPONSE)
         session_on_control(s, parsed);
     json_decref(parsed);

@@ -43,34 +43,62 @@ host_session_t *session_find(host_sessions_t *m, const char *id)
     return NULL;
 }
 
-void session_emit(host_session_t *s, const char *type, json_t *data, const char *raw,
-                  size_t raw_len)
+/* Redacts and appends one event's JSON text. trusted: the host wrote text
+ * itself from a JSON object, so the log need not check it again (text that
+ * redaction rewrote is checked). */
+static void emit_text(host_session_t *s, const char *type, const char *text, size_t len,
+                      int trusted, const char *raw, size_t raw_len)
 {
-    char *text = data != NULL ? json_dumps(data, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     agentd_err_t err = {{0}};
     /* Known secret values become *** before anything is stored (and so
-     * before clients and notifiers see it); failing that, nothing is. */
+     * before clients and notifiers see it); failing that, nothing is. One
+     * look at the current redactor serves both texts. */
     char *rtext = NULL, *rraw = NULL;
     size_t rtext_len = 0, rraw_len = 0;
     int red = 0;
     host_redact_source_t *src =
         s->mgr->ctx->secrets != NULL ? host_secrets_redact_source(s->mgr->ctx->secrets) : NULL;
-    if (src != NULL && text != NULL)
-        red = host_redact_source_json(src, text, strlen(text), &rtext, &rtext_len);
-    if (src != NULL && red == 0 && raw != NULL)
-        red = host_redact_source_json(src, raw, raw_len, &rraw, &rraw_len);
-    if (text == NULL || red != 0 ||
-        host_event_log_append(s->mgr->log, s->id, type, rtext != NULL ? rtext : text,
-                              rtext != NULL ? rtext_len : strlen(text),
-                              rraw != NULL ? rraw : raw, rraw != NULL ? rraw_len : raw_len, NULL,
-                              &err) != 0)
+    host_redactor_t *r = src != NULL ? host_redact_source_get(src) : NULL;
+    if (host_redactor_patterns(r) > 0) {
+        red = host_redact_json(r, text, len, &rtext, &rtext_len);
+        if (red == 0 && raw != NULL)
+            red = host_redact_json(r, raw, raw_len, &rraw, &rraw_len);
+    }
+    host_redactor_unref(r);
+    int rc = red;
+    if (rc == 0 && rtext == NULL && trusted)
+        rc = host_event_log_append_trusted(s->mgr->log, s->id, type, text, len,
+                                           rraw != NULL ? rraw : raw,
+                                           rraw != NULL ? rraw_len : raw_len, NULL, &err);
+    else if (rc == 0)
+        rc = host_event_log_append(s->mgr->log, s->id, type, rtext != NULL ? rtext : text,
+                                   rtext != NULL ? rtext_len : len, rraw != NULL ? rraw : raw,
+                                   rraw != NULL ? rraw_len : raw_len, NULL, &err);
+    if (rc != 0)
         host_log(&s->mgr->ctx->log, AGENTD_LOG_ERROR, COMPONENT,
                  "%s: event %s not recorded: %s", s->id, type,
-                 text == NULL || red != 0 ? "out of memory" : err.msg);
+                 red != 0 ? "out of memory" : err.msg);
     free(rtext);
     free(rraw);
+}
+
+void session_emit(host_session_t *s, const char *type, json_t *data, const char *raw,
+                  size_t raw_len)
+{
+    char *text = data != NULL ? json_dumps(data, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    if (text == NULL)
+        host_log(&s->mgr->ctx->log, AGENTD_LOG_ERROR, COMPONENT,
+                 "%s: event %s not recorded: out of memory", s->id, type);
+    else
+        emit_text(s, type, text, strlen(text), json_is_object(data), raw, raw_len);
     free(text);
     json_decref(data);
+}
+
+void session_emit_json(host_session_t *s, const char *type, const char *json, size_t len,
+                       const char *raw, size_t raw_len)
+{
+    emit_text(s, type, json, len, 1, raw, raw_len);
 }
 
 void session_error(host_session_t *s, const char *fmt, ...)
