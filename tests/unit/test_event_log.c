@@ -277,6 +277,78 @@ static void test_append_trusted(void **state)
     assert_int_equal(s.seq[2], 3);
 }
 
+/* A batch larger than one multi-row INSERT, with sessions new to the
+ * database in it and rows with and without a raw line: every event is
+ * stored once, with its own session, seq, data and raw, in append order. */
+static void check_batch_raw(void *ud, const host_event_t *ev)
+{
+    int *n = ud;
+    char want[32];
+    snprintf(want, sizeof want, "r%llu", (unsigned long long)ev->seq);
+    if (ev->seq % 3 == 0) {
+        assert_null(ev->raw);
+    } else {
+        assert_int_equal(ev->raw_len, strlen(want));
+        assert_memory_equal(ev->raw, want, ev->raw_len);
+    }
+    (*n)++;
+}
+
+static void test_big_batch(void **state)
+{
+    fixture_t *f = *state;
+    agentd_err_t err;
+    const char *sessions[] = {"b1", "b2", "b3"};
+    uint64_t next[3] = {0, 0, 0};
+    for (int i = 0; i < 53; i++) {
+        int k = i % 7 == 0 ? 2 : i % 2; /* b3 now and then */
+        char data[64], raw[32];
+        uint64_t seq = next[k] + 1;
+        snprintf(data, sizeof data, "{\"i\":%d,\"s\":\"%s\"}", i, sessions[k]);
+        snprintf(raw, sizeof raw, "r%llu", (unsigned long long)seq);
+        assert_int_equal(host_event_log_append(f->log, sessions[k], "t.x", data, strlen(data),
+                                               seq % 3 == 0 ? NULL : raw,
+                                               seq % 3 == 0 ? 0 : strlen(raw), &seq, &err),
+                         0);
+        assert_int_equal(seq, ++next[k]);
+    }
+    assert_int_equal(stats(f).commits, 0);
+    run(f);
+    assert_int_equal(stats(f).commits, 1);
+    assert_int_equal(stats(f).committed, 53);
+    int i = 0;
+    for (int k = 0; k < 3; k++) {
+        seen_t s;
+        uint64_t last;
+        assert_int_equal(read_all(f, sessions[k], 0, 0, &s, &last, &err), 0);
+        assert_int_equal(s.n, next[k]);
+        for (size_t j = 0; j < s.n; j++) {
+            assert_int_equal(s.seq[j], j + 1);
+            assert_non_null(strstr(s.data[j], sessions[k]));
+        }
+        int raws = 0;
+        assert_int_equal(host_event_log_read(f->log, sessions[k], 0, 0, check_batch_raw, &raws,
+                                             NULL, &err),
+                         0);
+        assert_int_equal(raws, (int)next[k]);
+        i += (int)s.n;
+    }
+    assert_int_equal(i, 53);
+    /* Append order across sessions is the rows' order (their ids). */
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->db->sql, "SELECT data FROM events ORDER BY id", -1,
+                                        &st, NULL),
+                     SQLITE_OK);
+    for (int k = 0; k < 53; k++) {
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        char want[16];
+        snprintf(want, sizeof want, "{\"i\":%d,", k);
+        assert_memory_equal(sqlite3_column_text(st, 0), want, strlen(want));
+    }
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
 /* ---- seq across restarts ------------------------------------------------ */
 
 static void test_seq_survives_reopen(void **state)
@@ -905,6 +977,7 @@ int main(void)
         T(test_raw_kept),
         T(test_invalid),
         T(test_append_trusted),
+        T(test_big_batch),
         T(test_seq_survives_reopen),
         T(test_one_commit_per_iteration),
         T(test_no_wait_for_io),
