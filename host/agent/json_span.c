@@ -59,33 +59,49 @@ static size_t skip_value(const char *s, size_t n, size_t i)
     return i;
 }
 
-host_jspan_t host_jspan_get(host_jspan_t obj, const char *key)
+void host_jspan_get_many(host_jspan_t obj, const char *const *keys, size_t nkeys,
+                         host_jspan_t *out)
 {
-    host_jspan_t none = {NULL, 0};
     const char *s = obj.p;
-    size_t n = obj.n, klen = strlen(key);
+    size_t n = obj.n, left = nkeys;
+    for (size_t k = 0; k < nkeys; k++)
+        out[k] = (host_jspan_t){NULL, 0};
     size_t i = s != NULL ? skip_ws(s, n, 0) : n;
     if (i >= n || s[i] != '{')
-        return none;
+        return;
     i++;
-    for (;;) {
+    while (left > 0) {
         i = skip_ws(s, n, i);
         if (i >= n || s[i] != '"')
-            return none;
+            return;
         size_t kend = skip_string(s, n, i);
-        int match = kend - i == klen + 2 && memcmp(s + i + 1, key, klen) == 0;
+        size_t match = nkeys;
+        for (size_t k = 0; k < nkeys && match == nkeys; k++)
+            if (out[k].p == NULL && kend - i >= 2 && s[i + 1] == keys[k][0] &&
+                kend - i == strlen(keys[k]) + 2 &&
+                memcmp(s + i + 1, keys[k], kend - i - 2) == 0)
+                match = k;
         i = skip_ws(s, n, kend);
         if (i >= n || s[i] != ':')
-            return none;
+            return;
         i = skip_ws(s, n, i + 1);
         size_t vend = skip_value(s, n, i);
-        if (match && vend > i)
-            return (host_jspan_t){s + i, vend - i};
+        if (match < nkeys && vend > i) {
+            out[match] = (host_jspan_t){s + i, vend - i};
+            left--;
+        }
         i = skip_ws(s, n, vend);
         if (i >= n || s[i] != ',')
-            return none;
+            return;
         i++;
     }
+}
+
+host_jspan_t host_jspan_get(host_jspan_t obj, const char *key)
+{
+    host_jspan_t v;
+    host_jspan_get_many(obj, &key, 1, &v);
+    return v;
 }
 
 char host_jspan_kind(host_jspan_t v)

@@ -33,6 +33,12 @@ typedef struct host_jspan_iter {
  * or has no such key (the first one counts). */
 host_jspan_t host_jspan_get(host_jspan_t obj, const char *key);
 
+/* host_jspan_get for several keys in one walk: out[k] receives the value
+ * of keys[k] (the first one counts), or {NULL, 0}. The walk stops once
+ * every key is found. */
+void host_jspan_get_many(host_jspan_t obj, const char *const *keys, size_t nkeys,
+                         host_jspan_t *out);
+
 /* The first byte of the value ('{', '[', '"', 't', 'f', 'n', '-' or a
  * digit), or 0 for no value. */
 char host_jspan_kind(host_jspan_t v);

@@ -28,6 +28,7 @@ typedef struct norm {
     const char *line;
     size_t len;
     host_jspan_t root;   /* the whole line, when it is a JSON object */
+    host_jspan_t message; /* root's "message" */
     json_t *parent;      /* parent_tool_use_id of a subagent's message, or NULL */
     int output_done;     /* the line already went out as agent.output */
 } norm_t;
@@ -203,7 +204,7 @@ static void assistant_block(norm_t *n, host_jspan_t b)
 
 static void assistant(norm_t *n)
 {
-    host_jspan_t content = host_jspan_get(host_jspan_get(n->root, "message"), "content");
+    host_jspan_t content = host_jspan_get(n->message, "content");
     char kind = host_jspan_kind(content);
     if (kind == '"') {
         text_block(n, content);
@@ -222,7 +223,7 @@ static void assistant(norm_t *n)
 
 static void user(norm_t *n)
 {
-    host_jspan_t content = host_jspan_get(host_jspan_get(n->root, "message"), "content");
+    host_jspan_t content = host_jspan_get(n->message, "content");
     if (host_jspan_kind(content) != '[') {
         send_output(n); /* a user's text echoed back, a synthetic message */
         return;
@@ -332,7 +333,12 @@ host_agent_line_kind_t host_agent_normalize_to(const char *line, size_t len, int
         return HOST_AGENT_LINE_EVENTS;
     }
     n.root = (host_jspan_t){line, len};
-    host_jspan_t type = host_jspan_get(n.root, "type");
+    /* The root's fields every kind of line may need, in one walk. */
+    static const char *const root_keys[] = {"type", "parent_tool_use_id", "message", "subtype"};
+    host_jspan_t f[4];
+    host_jspan_get_many(n.root, root_keys, 4, f);
+    host_jspan_t type = f[0], parent = f[1];
+    n.message = f[2];
     /* A cancel withdraws one of the agent's requests: the runner handles it
      * with them (the parsed "type" tells them apart). */
     if (host_jspan_streq(type, "control_request") ||
@@ -340,7 +346,6 @@ host_agent_line_kind_t host_agent_normalize_to(const char *line, size_t len, int
         return control(&n, HOST_AGENT_LINE_CONTROL_REQUEST, parsed);
     if (host_jspan_streq(type, "control_response"))
         return control(&n, HOST_AGENT_LINE_CONTROL_RESPONSE, parsed);
-    host_jspan_t parent = host_jspan_get(n.root, "parent_tool_use_id");
     if (host_jspan_kind(parent) == '"')
         n.parent = host_jspan_value(parent);
     if (host_jspan_streq(type, "assistant"))
@@ -350,7 +355,7 @@ host_agent_line_kind_t host_agent_normalize_to(const char *line, size_t len, int
     else if (host_jspan_streq(type, "result"))
         result(&n);
     else if (host_jspan_streq(type, "system") &&
-             host_jspan_streq(host_jspan_get(n.root, "subtype"), "init"))
+             host_jspan_streq(f[3], "init"))
         init(&n);
     else if (!host_jspan_streq(type, "keep_alive")) /* says nothing: no event */
         send_output(&n);
