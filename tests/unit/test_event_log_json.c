@@ -82,12 +82,50 @@ static void test_depth(void **state)
     free(s);
 }
 
+/* Strings of every length up to 24 made of the bytes that stop the
+ * word-at-a-time scan (quote, backslash, controls, DEL, UTF-8 lead and
+ * continuation bytes, valid and not) at every position: the check and
+ * jansson agree on each document. */
+static void test_strings_vs_jansson(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = {
+        "a", "Z", " ", "~", "\x7f", "\"", "\\\"", "\\\\", "\\n", "\\u00e9", "\\u12",
+        "\\q", "\t", "\x01", "\x1f", "\xc3\xa9", "\xe2\x80\x94", "\xf0\x9f\x98\x80",
+        "\xc3", "\x80", "\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80", "\xff", "\\",
+    };
+    size_t np = sizeof pieces / sizeof pieces[0];
+    unsigned seed = 4242;
+    char doc[256];
+    for (int round = 0; round < 200000; round++) {
+        size_t n = 0;
+        memcpy(doc, "{\"k\":\"", 6);
+        n = 6;
+        size_t len = (size_t)(rand_r(&seed) % 25);
+        for (size_t k = 0; k < len; k++) {
+            /* mostly plain text, so runs of eight happen */
+            const char *p = rand_r(&seed) % 3 ? "x" : pieces[rand_r(&seed) % np];
+            size_t pl = strlen(p);
+            memcpy(doc + n, p, pl);
+            n += pl;
+        }
+        memcpy(doc + n, "\"}", 2);
+        n += 2;
+        json_t *j = json_loadb(doc, n, JSON_ALLOW_NUL, NULL);
+        int ours = host_json_is_object(doc, n);
+        if (ours != (j != NULL))
+            fail_msg("check says %d, jansson %d: %.*s", ours, j != NULL, (int)n, doc);
+        json_decref(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_strings_vs_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
