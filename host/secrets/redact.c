@@ -425,6 +425,7 @@ typedef struct node {
     uint64_t mlo, mhi; /* raw bytes [mlo, mhi) are known to be masked already */
     unit_t pend[PEND_MAX];
     int npend;
+    int pend_used;   /* the most pend[] ever held: what engine_free wipes */
     int children[3];
     int nchildren;
 } node_t;
@@ -472,7 +473,10 @@ static void engine_free(engine_t *e)
     for (int k = 0; k < NODE_COUNT; k++) {
         sec_wipe_free(e->nodes[k].ring, e->nodes[k].ring != NULL ? e->ring_size * 8 : 0);
         e->nodes[k].ring = NULL;
-        sec_wipe(e->nodes[k].pend, sizeof e->nodes[k].pend);
+        /* Only what was written: most scans never fill pend[] (two
+         * wipes of every node's whole array cost more than a short
+         * event's scan). */
+        sec_wipe(e->nodes[k].pend, (size_t)e->nodes[k].pend_used * sizeof e->nodes[k].pend[0]);
     }
 }
 
@@ -756,6 +760,8 @@ static void dec_input(engine_t *e, int k, const unit_t *u)
             return;
         }
         n->pend[n->npend++] = *u;
+        if (n->npend > n->pend_used)
+            n->pend_used = n->npend;
         dec_settle(e, k, 0);
         return;
     default:
