@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "store/checkpointer.h"
 
 static void counter(FILE *f, const char *name, const char *help, unsigned long long v)
 {
@@ -90,6 +91,16 @@ char *api_metrics_text(host_api_t *srv, size_t *len)
     counter(f, "agentd_events_pruned_total", "Events deleted by retention.",
             (unsigned long long)ls.pruned);
     gauge(f, "agentd_events_pending", "Events appended, not committed yet.", (double)ls.pending);
+    host_db_checkpointer_stats_t cs;
+    host_db_checkpointer_stats(srv->rt->db, &cs);
+    fprintf(f, "# HELP agentd_db_checkpoints_total WAL checkpoints of the database, by the "
+               "thread that ran them (loop: the log reached events.wal_max_mb).\n"
+               "# TYPE agentd_db_checkpoints_total counter\n"
+               "agentd_db_checkpoints_total{thread=\"background\"} %llu\n"
+               "agentd_db_checkpoints_total{thread=\"loop\"} %llu\n",
+            (unsigned long long)cs.background, (unsigned long long)cs.inline_runs);
+    counter(f, "agentd_db_checkpoint_failures_total", "WAL checkpoints that failed (retried).",
+            (unsigned long long)cs.failed);
 
     size_t depth_sum = 0, depth_max = 0;
     for (api_conn_t *c = srv->conns; c != NULL; c = c->next) {

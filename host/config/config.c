@@ -41,7 +41,7 @@ static const char *const root_keys[] = {"data_dir",  "listen",          "log",  
 static const char *const agent_keys[] = {"command",        "model",          "api_key",
                                          "base_url",       "idle_timeout_s", "exit_deadline_s",
                                          "stop_grace_s",   "idle_pause_s",   "max_line_bytes"};
-static const char *const events_keys[] = {"retention_days", "max_per_session"};
+static const char *const events_keys[] = {"retention_days", "max_per_session", "wal_max_mb"};
 static const char *const api_keys[] = {"max_connections",  "max_connections_per_address",
                                        "handshake_timeout_s", "idle_timeout_s",
                                        "ping_interval_s",  "client_queue_bytes",
@@ -805,12 +805,14 @@ static void load_events(loader_t *L, const cfg_path_t *rp)
     cfg_node_t *kn = NULL;
     json_t *obj = get_object(L, L->root, L->pos, rp, "events", &kn);
     cfg_path_t p = {rp, "events", 6, 0};
+    e->wal_max_mb = 64;
     if (obj == NULL)
         return;
     check_keys(L, obj, kn, &p, events_keys, COUNT(events_keys), 0);
     e->retention_days = (unsigned)get_int(L, obj, kn, &p, "retention_days", 0, 36500, 0, NULL);
     e->max_per_session = (unsigned long long)get_int(L, obj, kn, &p, "max_per_session", 0,
                                                      1000000000000LL, 0, NULL);
+    e->wal_max_mb = (unsigned)get_int(L, obj, kn, &p, "wal_max_mb", 4, 65536, 64, NULL);
 }
 
 static void load_api(loader_t *L, const cfg_path_t *rp)

@@ -83,10 +83,13 @@ typedef struct host_agent_config {
     size_t max_line_bytes;     /* longest agent output line kept whole: 64 MiB */
 } host_agent_config_t;
 
-/* "events": retention of the event log. */
+/* "events": retention of the event log, and its database's write-ahead
+ * log. */
 typedef struct host_events_config {
     unsigned retention_days;            /* 0: forever (default) */
     unsigned long long max_per_session; /* 0: no limit (default) */
+    unsigned wal_max_mb;                /* the loop checkpoints itself past this
+                                         * (store/checkpointer.h); default 64 */
 } host_events_config_t;
 
 /* "api": the WebSocket API server (docs/protocol.md). */

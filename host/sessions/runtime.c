@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "secrets/secrets.h"
+#include "store/checkpointer.h"
 
 /* Audit -> event log: a read for a session becomes its "secret.read" event
  * (reads without a session are in the audit table and the log already). */
@@ -88,6 +89,19 @@ static int check_config_refs(host_ctx_t *ctx, host_runtime_t *rt, agentd_err_t *
     return rc;
 }
 
+/* Checkpoints off the loop (store/checkpointer.h); without the thread the
+ * database still works, with SQLite's checkpoints inside commits. */
+static void start_checkpointer(host_ctx_t *ctx, host_runtime_t *rt)
+{
+    host_db_checkpointer_opts_t o = {
+        .max_wal_bytes = (uint64_t)ctx->config->events.wal_max_mb * 1024 * 1024,
+    };
+    agentd_err_t err = {{0}};
+    if (host_db_checkpointer_start(rt->db, &o, &err) != 0)
+        host_log(&ctx->log, AGENTD_LOG_WARN, "runtime",
+                 "checkpoints stay inside commits (no background checkpointer): %s", err.msg);
+}
+
 int host_runtime_open(host_ctx_t *ctx, host_runtime_t *rt, agentd_err_t *err)
 {
     memset(rt, 0, sizeof *rt);
@@ -100,6 +114,8 @@ int host_runtime_open(host_ctx_t *ctx, host_runtime_t *rt, agentd_err_t *err)
     char path[4096];
     snprintf(path, sizeof path, "%s/agentd.db", data);
     rc = host_db_open(path, &rt->db, err);
+    if (rc == 0)
+        start_checkpointer(ctx, rt);
     if (rc == 0)
         rc = open_secrets(ctx, rt, err);
     if (rc == 0)

@@ -1,5 +1,7 @@
 #include "store/db.h"
 
+#include "store/checkpointer.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -55,6 +57,7 @@ void host_db_close(host_db_t *db)
 {
     if (db == NULL)
         return;
+    host_db_checkpointer_stop(db);
     sqlite3_close(db->sql);
     free(db->path);
     free(db);

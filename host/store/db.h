@@ -17,6 +17,7 @@
 typedef struct host_db {
     sqlite3 *sql;
     char *path;
+    struct host_db_checkpointer *ckpt; /* checkpointer.h; NULL: SQLite's own */
 } host_db_t;
 
 /* One schema step: SQL run in a transaction, numbered from 1. */
@@ -29,6 +30,7 @@ typedef struct host_db_migration {
  * synchronous=NORMAL (durable across a process crash; an fsync per
  * checkpoint), a busy timeout. Returns 0, AGENTD_EIO or AGENTD_ENOMEM. */
 int host_db_open(const char *path, host_db_t **out, agentd_err_t *err);
+/* Stops its checkpointer (checkpointer.h), if any, then closes. */
 void host_db_close(host_db_t *db);
 
 /* Applies the component's migrations newer than its recorded version, in

@@ -389,6 +389,23 @@ static void test_limits_bounds(void **state)
     }
 }
 
+static void test_wal_max_mb(void **state)
+{
+    (void)state;
+    host_config_t *cfg = load_ok("{}");
+    assert_int_equal(cfg->events.wal_max_mb, 64);
+    host_config_free(cfg);
+    cfg = load_ok("{\"events\": {\"wal_max_mb\": 4}}");
+    assert_int_equal(cfg->events.wal_max_mb, 4);
+    host_config_free(cfg);
+    host_diags_t d = load_bad("{\"events\": {\"wal_max_mb\": 3}}");
+    expect_diag(&d, "events.wal_max_mb", 1, 13, "3 is out of range: allowed 4..65536");
+    host_diags_free(&d);
+    d = load_bad("{\"events\": {\"wal_max_mb\": 65537}}");
+    expect_diag(&d, "events.wal_max_mb", 1, 13, "allowed 4..65536");
+    host_diags_free(&d);
+}
+
 static void test_port_bounds(void **state)
 {
     (void)state;
@@ -1003,6 +1020,7 @@ int main(void)
         cmocka_unit_test(test_diagnostics_come_in_file_order),
         cmocka_unit_test(test_limits_bounds),
         cmocka_unit_test(test_port_bounds),
+        cmocka_unit_test(test_wal_max_mb),
         cmocka_unit_test(test_empty_strings_are_refused),
         cmocka_unit_test(test_enum_values),
         cmocka_unit_test(test_plugins_load_checks),

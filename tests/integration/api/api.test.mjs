@@ -46,7 +46,9 @@ describe('api', () => {
     const text = await m.text();
     for (const name of ['agentd_sessions{state="idle"}', 'agentd_events_appended_total',
       'agentd_api_connections', 'agentd_api_subscribers', 'agentd_api_queue_bytes',
-      'agentd_session_cost_usd', 'agentd_session_tokens{kind="input"}'])
+      'agentd_session_cost_usd', 'agentd_session_tokens{kind="input"}',
+      'agentd_db_checkpoints_total{thread="background"}', 'agentd_db_checkpoints_total{thread="loop"}',
+      'agentd_db_checkpoint_failures_total 0'])
       assert.ok(text.includes(name), name + ' in /metrics');
     assert.equal((await fetch(`http://127.0.0.1:${srv.port}/nope`)).status, 404);
   });
