@@ -5,8 +5,9 @@
 //
 //   AGENTD_BIN=build/bin/agentd AGENTD_PLUGIN_DIR=build/lib/agentd/plugins \
 //     node bench/api_bench.mjs [--sessions 100] [--subscribers 2] [--rate 100]
-//       [--seconds 10] [--flood-sessions 10] [--flood-lines 20000]
+//       [--seconds 10] [--flood-sessions 10] [--flood-lines 100000]
 //       [--clients 2] [--producers 1] [--only paced|flood|relay] [--no-relay-paced] [--aligned]
+//       [--warmup 1] [--no-batch]
 //       [--perf FILE] [--dump FILE]   (perf record -g of agentd while it is measured: FILE.paced, FILE.flood)
 //
 // Paced run: N agents each write RATE lines/s (fake_agent.py "lines K every
@@ -51,8 +52,18 @@ const sopt = (name) => {
   return i >= 0 ? args[i + 1] : null;
 };
 const N = opt('sessions', 100), M = opt('subscribers', 2), RATE = opt('rate', 100);
-const SECONDS = opt('seconds', 10), FN = opt('flood-sessions', 10), FL = opt('flood-lines', 20000);
+const SECONDS = opt('seconds', 10), FN = opt('flood-sessions', 10), FL = opt('flood-lines', 100000);
 const K = opt('clients', 2), P = opt('producers', 1);
+// Paced runs last WARMUP more seconds, and their figures are those of the
+// lines received after the first WARMUP seconds: a process's first messages
+// run through Node.js's interpreter before its JIT has compiled the hot path,
+// and all the agents start their turn at once; both are the start, not the
+// streaming. The whole run's p99 is printed too.
+const WARMUP = opt('warmup', 1);
+// agentd's subscribers ask for JSON-RPC batches (events.subscribe batch:
+// true), as a client that wants throughput does; the flood also runs without
+// (one message per event), and both are printed. --no-batch: never.
+const BATCH = !args.includes('--no-batch');
 const ONLY = sopt('only');
 const RELAY_PACED = !args.includes('--no-relay-paced');
 const ALIGNED = args.includes('--aligned');
@@ -142,13 +153,16 @@ async function clients(specs) {
   return cs;
 }
 
-async function collect(cs) {
+// The clients' samples; from: only those received at or after that time
+// (ms since the epoch; 0: all).
+async function collect(cs, from = 0) {
   const r = await Promise.all(cs.map((c) => c.ask({ collect: true })));
-  const cat = (k) => {
-    const all = new Float64Array(r.reduce((x, m) => x + m[k].length, 0));
-    let o = 0;
-    for (const m of r) { all.set(m[k], o); o += m[k].length; }
-    return all.sort();
+  const cat = (k, since = from) => {
+    const out = [];
+    for (const m of r)
+      for (let i = 0; i < m[k].length; i++)
+        if (m.at[i] >= since && !Number.isNaN(m[k][i])) out.push(m[k][i]);
+    return Float64Array.from(out).sort();
   };
   if (DUMP) {
     // Receive time and latency of every event, for a look at when the slow
@@ -159,7 +173,8 @@ async function collect(cs) {
     fs.writeFileSync(`${DUMP}.${dumpNo++}.csv`, 'at_ms,latency_ms,from_server_stamp_ms\n' +
       rows.map((x) => `${x[0].toFixed(3)},${x[1].toFixed(3)},${x[2].toFixed(3)}`).join('\n') + '\n');
   }
-  return { count: r.reduce((x, m) => x + m.count, 0), last: Math.max(...r.map((m) => m.last)), lat: cat('lat'), srv: cat('srv') };
+  return { count: r.reduce((x, m) => x + m.count, 0), last: Math.max(...r.map((m) => m.last)),
+    lat: cat('lat'), srv: cat('srv'), whole: from > 0 ? cat('lat', 0) : null };
 }
 
 // A light progress poll: only the counts.
@@ -178,13 +193,14 @@ function closeAll(cs) { for (const c of cs) c.send({ close: true }); }
 function figures(t0, res, want, cpu) {
   return { complete: res.count >= want, delivered: res.count, events_per_s: res.count / ((res.last - t0) / 1000),
     p50_ms: pct(res.lat, 0.5), p99_ms: pct(res.lat, 0.99), max_ms: res.lat[res.lat.length - 1],
-    srv_p50_ms: pct(res.srv, 0.5), srv_p99_ms: pct(res.srv, 0.99), cpu };
+    srv_p50_ms: pct(res.srv, 0.5), srv_p99_ms: pct(res.srv, 0.99),
+    ...(res.whole ? { whole_p99_ms: pct(res.whole, 0.99), whole_max_ms: res.whole[res.whole.length - 1] } : {}), cpu };
 }
 
 // ---- agentd ----
 
 async function agentdRun() {
-  const srv = new Server({ limits: { max_sessions: Math.max(N, FN) + 10 },
+  const srv = new Server({ limits: { max_sessions: N + 2 * FN + 10 },
     api: { max_connections: 4096, max_connections_per_address: 4096 },
     log: { level: 'warn' } });
   await srv.start();
@@ -209,20 +225,20 @@ async function agentdRun() {
     }
     return ids;
   }
-  async function subscribeAll(ids) {
+  async function subscribeAll(ids, batch) {
     const specs = [];
     for (const id of ids) {
       const last = (await ctl.call('session.get', { session: id })).result.last_seq;
       for (let k = 0; k < M; k++)
         specs.push({ url: srv.url, headers, subscribe: JSON.stringify(
-          { jsonrpc: '2.0', id: 1, method: 'events.subscribe', params: { session: id, since: last } }) });
+          { jsonrpc: '2.0', id: 1, method: 'events.subscribe', params: { session: id, since: last, batch } }) });
     }
     const cs = await clients(specs);
     await sleep(300);
     return cs;
   }
-  async function run(name, ids, text, want, ms) {
-    const cs = await subscribeAll(ids);
+  async function run(name, ids, text, want, ms, { batch = BATCH, warmup = 0 } = {}) {
+    const cs = await subscribeAll(ids, batch);
     const groups = { agentd: [srv.proc.pid], clients: cs.map((c) => c.pid), agents: descendants(srv.proc.pid) };
     const perf = PERF && spawn('perf', ['record', '-q', '-g', '--call-graph', 'dwarf,16384', '-F', '999',
       '-p', String(srv.proc.pid), '-o', `${PERF}.${name}`], { stdio: 'ignore' });
@@ -237,27 +253,32 @@ async function agentdRun() {
       perf.kill('SIGINT');
       await new Promise((r) => perf.on('exit', r));
     }
-    const res = await collect(cs);
+    const res = await collect(cs, warmup > 0 ? t0 + warmup * 1000 : 0);
     closeAll(cs);
     for (const id of ids) await ctl.call('session.delete', { session: id, purge_events: true });
-    return figures(t0, res, want, cpuUse(c0, c1, (t1 - t0) / 1000));
+    return { batch, ...figures(t0, res, want, cpuUse(c0, c1, (t1 - t0) / 1000)) };
   }
 
   if (runs('paced')) {
     const ids = await makeSessions(N);
-    const lines = RATE * SECONDS;
+    const lines = RATE * (SECONDS + WARMUP);
     // Independent sessions do not write in step: agent i starts i/N of a
     // period after the first (--aligned: all at once, every agent waking at
     // the same moment, a worst case for the machine's scheduler).
     const every = 1000 / RATE;
     out.paced = { sessions: N, subscribers: M, rate: RATE, aligned: ALIGNED,
       ...await run('paced', ids, (i) => `lines ${lines} every ${every}` + (ALIGNED ? '' : ` offset ${(i * every / N).toFixed(3)}`),
-        N * M * lines, (SECONDS + 60) * 1000) };
+        N * M * lines, (SECONDS + WARMUP + 60) * 1000, { warmup: WARMUP }) };
   }
   if (runs('flood')) {
     const ids = await makeSessions(FN);
     out.flood = { sessions: FN, subscribers: M, lines: FL,
       ...await run('flood', ids, `lines ${FL}`, FN * M * FL, 300000) };
+    if (BATCH) {
+      const ids2 = await makeSessions(FN);
+      out.flood_unbatched = { sessions: FN, subscribers: M, lines: FL,
+        ...await run('flood-unbatched', ids2, `lines ${FL}`, FN * M * FL, 300000, { batch: false }) };
+    }
   }
   await ctl.close();
   await srv.cleanup();
@@ -266,7 +287,7 @@ async function agentdRun() {
 
 // ---- the relay ----
 
-async function relayRun(sessions, lines, every) {
+async function relayRun(sessions, lines, every, warmup = 0) {
   const relay = spawn(process.execPath, [path.join(here, 'api_relay.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((r) => relay.stdout.on('data', (d) => {
     const m = /listening (\d+)/.exec(d.toString());
@@ -291,7 +312,7 @@ async function relayRun(sessions, lines, every) {
   await waitCount(cs, want, every > 0 ? (SECONDS + 60) * 1000 : 300000);
   const t1 = now();
   const c1 = cpuSnap(groups);
-  const res = await collect(cs);
+  const res = await collect(cs, warmup > 0 ? t0 + warmup * 1000 : 0);
   closeAll(cs);
   closeAll(ps);
   relay.kill();
@@ -300,7 +321,7 @@ async function relayRun(sessions, lines, every) {
 
 const a = ONLY === 'relay' ? {} : await agentdRun();
 const r = runs('relay') || ONLY === 'flood' ? await relayRun(FN, FL, 0) : null;
-const rp = RELAY_PACED && (runs('relay') || ONLY === 'paced') ? await relayRun(N, RATE * SECONDS, 1000 / RATE) : null;
+const rp = RELAY_PACED && (runs('relay') || ONLY === 'paced') ? await relayRun(N, RATE * (SECONDS + WARMUP), 1000 / RATE, WARMUP) : null;
 
 const f = (x) => (x === undefined ? '-' : x.toFixed(x < 10 ? 2 : 0));
 const inc = (x) => (x.complete ? '' : ` (INCOMPLETE: ${x.delivered} delivered)`);
@@ -309,16 +330,19 @@ if (a.paced) {
   const p = a.paced;
   console.log(`paced  agentd: ${p.sessions} sessions x ${p.subscribers} subscribers at ${p.rate} lines/s: ` +
     `${f(p.events_per_s)} events/s delivered, latency p50 ${f(p.p50_ms)} ms, p99 ${f(p.p99_ms)} ms, max ${f(p.max_ms)} ms` + inc(p));
+  console.log(`               (after the first ${WARMUP} s; whole run: p99 ${f(p.whole_p99_ms)} ms, max ${f(p.whole_max_ms)} ms; batch ${p.batch})`);
   console.log(`               agentd's stamp -> subscriber: p50 ${f(p.srv_p50_ms)} ms, p99 ${f(p.srv_p99_ms)} ms; CPU (cores): ${cpuText(p.cpu)}`);
 }
 if (rp) {
   console.log(`paced  relay : ${rp.sessions} x ${rp.subscribers} at ${RATE} lines/s: ${f(rp.events_per_s)} events/s delivered, ` +
     `latency p50 ${f(rp.p50_ms)} ms, p99 ${f(rp.p99_ms)} ms, max ${f(rp.max_ms)} ms` + inc(rp));
+  console.log(`               (after the first ${WARMUP} s; whole run: p99 ${f(rp.whole_p99_ms)} ms, max ${f(rp.whole_max_ms)} ms)`);
   console.log(`               CPU (cores): ${cpuText(rp.cpu)}`);
 }
-if (a.flood) {
-  const p = a.flood;
-  console.log(`flood  agentd: ${p.sessions} x ${p.subscribers}, ${p.lines} lines each: ${f(p.events_per_s)} events/s delivered ` +
+for (const [p, how] of [[a.flood, a.flood && a.flood.batch ? 'events in JSON-RPC batches' : 'one message per event'],
+  [a.flood_unbatched, 'one message per event']]) {
+  if (!p) continue;
+  console.log(`flood  agentd: ${p.sessions} x ${p.subscribers}, ${p.lines} lines each, ${how}: ${f(p.events_per_s)} events/s delivered ` +
     `(p50 ${f(p.p50_ms)} ms, p99 ${f(p.p99_ms)} ms)` + inc(p));
   console.log(`               CPU (cores): ${cpuText(p.cpu)}`);
 }
@@ -327,6 +351,9 @@ if (r) {
     `(p50 ${f(r.p50_ms)} ms, p99 ${f(r.p99_ms)} ms)` + inc(r));
   console.log(`               CPU (cores): ${cpuText(r.cpu)}`);
 }
-if (a.flood && r) console.log(`ratio agentd/relay (flood events/s): ${(a.flood.events_per_s / r.events_per_s).toFixed(2)}`);
+if (a.flood && r) {
+  const batched = a.flood.batch ? ` (batches); one message per event: ${a.flood_unbatched ? (a.flood_unbatched.events_per_s / r.events_per_s).toFixed(2) : '-'}` : '';
+  console.log(`ratio agentd/relay (flood events/s): ${(a.flood.events_per_s / r.events_per_s).toFixed(2)}${batched}`);
+}
 console.log(JSON.stringify({ agentd: a, relay: r, relay_paced: rp }));
 process.exit(0);

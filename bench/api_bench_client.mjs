@@ -14,8 +14,9 @@
 // records the latency from the timestamp the agent wrote into the line
 // ("line I TS", seconds) to now (lat, ms), and from the server's own stamp
 // ("ts", ms) to now (srv, ms; shows which side of the server the time is
-// spent), and when (at, ms since the epoch). Messages are read as bytes, not parsed, so that the client costs
-// little per message.
+// spent), and when (at, ms since the epoch). Messages are read as bytes, not
+// parsed, so that the client costs little per message; a message may be a
+// JSON-RPC batch of events (subscribe with batch: true).
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,19 +60,29 @@ const socks = [];
 const lat = new Samples(), srv = new Samples(), at = new Samples();
 let count = 0, first = 0, last = 0;
 
+// One message is an event notification, or a JSON-RPC batch of them (an
+// array, for subscriptions made with batch: true): each event in it has its
+// "ts" before its "type", and its line after.
 function onMessage(data) {
-  if (data.indexOf(TYPE) < 0) return;
-  const t = now();
-  count++;
-  if (first === 0) first = t;
-  last = t;
-  let i = data.indexOf(LINE);
-  if (i >= 0) {
-    i = data.indexOf(32, i + LINE.length); // the space after the line number
-    if (i > 0) { lat.push(t - number(data, i + 1) * 1000); at.push(t); }
+  let t = 0;
+  for (let pos = 0; ;) {
+    const j = data.indexOf(TS, pos);
+    if (j < 0) break;
+    const next = data.indexOf(TS, j + TS.length);
+    const k = data.indexOf(TYPE, j);
+    pos = next < 0 ? data.length : next;
+    if (k < 0 || (next >= 0 && k > next)) continue; // not an agent.text event
+    if (t === 0) t = now();
+    count++;
+    if (first === 0) first = t;
+    last = t;
+    let i = data.indexOf(LINE, k);
+    if (i >= 0 && (next < 0 || i < next)) i = data.indexOf(32, i + LINE.length); // the space after the line number
+    else i = -1;
+    lat.push(i > 0 ? t - number(data, i + 1) * 1000 : NaN);
+    srv.push(t - number(data, j + TS.length));
+    at.push(t);
   }
-  const j = data.indexOf(TS);
-  if (j >= 0) srv.push(t - number(data, j + TS.length));
 }
 
 function open(list) {
