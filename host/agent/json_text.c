@@ -7,6 +7,7 @@
 #include <agentd/abi.h>
 
 #include "agent/utf8.h"
+#include "core/hex.h"
 
 void host_jtext_init(host_jtext_t *w, char *buf, size_t cap)
 {
@@ -135,15 +136,26 @@ static uint32_t utf8_cp(const unsigned char *s, size_t k)
            (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
 }
 
-static int hexval(unsigned char c)
+/* Copies the run of bytes written as they are at s[*i...] to o and moves
+ * *i past it; returns the new end of o. */
+static char *copy_plain(char *o, const unsigned char *s, size_t n, size_t *i)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    size_t j = plain_end(s, n, *i);
+    memcpy(o, s + *i, j - *i);
+    o += j - *i;
+    *i = j;
+    return o;
+}
+
+/* The UTF-8 sequence at s[*i...] as jansson writes it, *i moved past it;
+ * NULL if it is not well-formed. */
+static char *put_utf8(char *o, const unsigned char *s, size_t n, size_t *i)
+{
+    size_t k = host_utf8_seq(s + *i, n - *i, NULL);
+    if (k == 0)
+        return NULL;
+    *i += k;
+    return put_cp(o, utf8_cp(s + *i - k, k));
 }
 
 /* The four hex digits at s[i..i+4), or -1. */
@@ -153,7 +165,7 @@ static long hex4(const unsigned char *s, size_t n, size_t i)
         return -1;
     long v = 0;
     for (size_t k = 0; k < 4; k++) {
-        int d = hexval(s[i + k]);
+        int d = host_hex_digit(s[i + k]);
         if (d < 0)
             return -1;
         v = v << 4 | d;
@@ -195,10 +207,8 @@ int host_jtext_reencode(host_jtext_t *w, const char *text, size_t n, int *seen)
     *o++ = '"';
     size_t i = 0;
     while (i < n) {
-        size_t j = plain_end(s, n, i);
-        memcpy(o, s + i, j - i);
-        o += j - i;
-        if ((i = j) >= n)
+        o = copy_plain(o, s, n, &i);
+        if (i >= n)
             break;
         unsigned char c = s[i];
         if (c == '\\' && i + 1 < n) {
@@ -230,12 +240,8 @@ int host_jtext_reencode(host_jtext_t *w, const char *text, size_t n, int *seen)
                 return AGENTD_EINVAL; /* a lone backslash at the end */
             o = put_cp(o, c);
             i++;
-        } else {
-            size_t k = host_utf8_seq(s + i, n - i, NULL);
-            if (k == 0)
-                return AGENTD_EINVAL;
-            o = put_cp(o, utf8_cp(s + i, k));
-            i += k;
+        } else if ((o = put_utf8(o, s, n, &i)) == NULL) {
+            return AGENTD_EINVAL;
         }
     }
     *o++ = '"';
@@ -257,21 +263,15 @@ int host_jtext_string(host_jtext_t *w, const char *text, size_t n)
     *o++ = '"';
     size_t i = 0;
     while (i < n) {
-        size_t j = plain_end(s, n, i);
-        memcpy(o, s + i, j - i);
-        o += j - i;
-        if ((i = j) >= n)
+        o = copy_plain(o, s, n, &i);
+        if (i >= n)
             break;
         if (s[i] < 0x80) {
             o = put_cp(o, s[i]);
             i++;
-            continue;
-        }
-        size_t k = host_utf8_seq(s + i, n - i, NULL);
-        if (k == 0)
+        } else if ((o = put_utf8(o, s, n, &i)) == NULL) {
             return AGENTD_EINVAL;
-        o = put_cp(o, utf8_cp(s + i, k));
-        i += k;
+        }
     }
     *o++ = '"';
     w->len = (size_t)(o - w->p);
