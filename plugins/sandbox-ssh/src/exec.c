@@ -310,28 +310,31 @@ static void unlink_exec(agentd_exec_t *ex)
         }
 }
 
+/* Released by its caller but still running: kept on the dying list until
+ * it is gone, with nobody to tell. */
+static void keep_dying(agentd_exec_t *ex)
+{
+    ex->released = 1;
+    ex->exit_cb = NULL;
+    ex->sb = NULL;
+    ex->next_dying = ex->pl->dying;
+    ex->pl->dying = ex;
+}
+
 void ssh_exec_release(agentd_exec_t *ex)
 {
     if (ex == NULL)
         return;
     if (ex->probing) { /* freed when the probe answers */
         unlink_exec(ex);
-        ex->released = 1;
-        ex->exit_cb = NULL;
-        ex->sb = NULL;
-        ex->next_dying = ex->pl->dying;
-        ex->pl->dying = ex;
+        keep_dying(ex);
         return;
     }
     if (!ex->exited && ex->host->state == SSH_HOST_UP && ex->sb != NULL)
         signal_remote(ex, "KILL", 1, NULL);
     unlink_exec(ex);
     if (!ex->exited && ex->pl->api->process_kill(ex->proc, SIGTERM) == 0) {
-        ex->released = 1;
-        ex->exit_cb = NULL;
-        ex->sb = NULL;
-        ex->next_dying = ex->pl->dying;
-        ex->pl->dying = ex;
+        keep_dying(ex);
         return;
     }
     exec_free(ex);

@@ -252,13 +252,24 @@ static void adopt_begin(void *ud)
         on_adopt_connected(op, AGENTD_ENOMEM, "out of memory");
 }
 
+/* The orphan list() found with this id on a host; NULL (err set) if none. */
+static ssh_orphan_t *listed(ssh_plugin_t *pl, const char *id, agentd_err_t *err)
+{
+    ssh_orphan_t *o = id != NULL ? orphan_find(pl, id) : NULL;
+    if (o == NULL || o->host == NULL) {
+        agentd_err_set(err, AGENTD_ENOENT, "sandbox %s was not found by list() on any host",
+                       id ? id : "");
+        return NULL;
+    }
+    return o;
+}
+
 int ssh_adopt(ssh_plugin_t *pl, const char *id, agentd_sandbox_create_cb cb, void *ud,
               agentd_err_t *err)
 {
-    ssh_orphan_t *o = id != NULL ? orphan_find(pl, id) : NULL;
-    if (o == NULL || o->host == NULL)
-        return agentd_err_set(err, AGENTD_ENOENT,
-                              "sandbox %s was not found by list() on any host", id ? id : "");
+    ssh_orphan_t *o = listed(pl, id, err);
+    if (o == NULL)
+        return AGENTD_ENOENT;
     if (live(pl, id))
         return agentd_err_set(err, AGENTD_EEXIST, "sandbox %s is already in use", id);
     adopt_op_t *op = calloc(1, sizeof *op);
@@ -284,10 +295,9 @@ int ssh_adopt(ssh_plugin_t *pl, const char *id, agentd_sandbox_create_cb cb, voi
 int ssh_reap(ssh_plugin_t *pl, const char *id, agentd_done_cb cb, void *ud,
              agentd_err_t *err)
 {
-    ssh_orphan_t *o = id != NULL ? orphan_find(pl, id) : NULL;
-    if (o == NULL || o->host == NULL)
-        return agentd_err_set(err, AGENTD_ENOENT,
-                              "sandbox %s was not found by list() on any host", id ? id : "");
+    ssh_orphan_t *o = listed(pl, id, err);
+    if (o == NULL)
+        return AGENTD_ENOENT;
     if (live(pl, id))
         return agentd_err_set(err, AGENTD_EBUSY, "sandbox %s is in use: destroy it instead",
                               id);

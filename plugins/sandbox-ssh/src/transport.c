@@ -92,7 +92,8 @@ static void common_opts(argv_b_t *a, const ssh_host_t *h)
     arg(a, "%s", h->user);
 }
 
-char **ssh_client_argv(ssh_host_t *h)
+/* ssh through the host's master connection, running `remote`. */
+static char **master_argv(ssh_host_t *h, const char *remote)
 {
     argv_b_t a = {0};
     common_opts(&a, h);
@@ -105,7 +106,7 @@ char **ssh_client_argv(ssh_host_t *h)
     arg(&a, "-T");
     arg(&a, "--");
     arg(&a, "%s", h->address);
-    arg(&a, "%s", BOOTSTRAP);
+    arg(&a, "%s", remote);
     if (a.failed) {
         ssh_strv_free(a.v);
         return NULL;
@@ -113,23 +114,14 @@ char **ssh_client_argv(ssh_host_t *h)
     return a.v;
 }
 
+char **ssh_client_argv(ssh_host_t *h)
+{
+    return master_argv(h, BOOTSTRAP);
+}
+
 static char **probe_argv(ssh_host_t *h)
 {
-    argv_b_t a = {0};
-    common_opts(&a, h);
-    arg(&a, "-o");
-    arg(&a, "ControlMaster=auto");
-    arg(&a, "-o");
-    arg(&a, "ControlPersist=%us", h->pl->control_persist_s);
-    arg(&a, "-T");
-    arg(&a, "--");
-    arg(&a, "%s", h->address);
-    arg(&a, "echo agentd-ok");
-    if (a.failed) {
-        ssh_strv_free(a.v);
-        return NULL;
-    }
-    return a.v;
+    return master_argv(h, "echo agentd-ok");
 }
 
 char **ssh_client_env(ssh_plugin_t *pl)
