@@ -22,37 +22,50 @@ typedef struct copy_op {
     void *ud;
 } copy_op_t;
 
-static void split(const char *path, char *parent, size_t plen, const char **base)
+void dk_split_path(const char *path, char *parent, size_t plen, const char **base)
 {
     const char *slash = strrchr(path, '/');
     snprintf(parent, plen, "%.*s", slash != path ? (int)(slash - path) : 1, path);
     *base = slash + 1;
 }
 
-static void copy_in_work(copy_op_t *c)
+int dk_tar_as(const char *dir, const char *base, const char *user, char **tar, size_t *len,
+              agentd_err_t *err)
 {
-    dk_op_t *op = &c->op;
-    char parent[PATH_MAX], enc[PATH_MAX * 3], path[PATH_MAX * 3 + 200];
-    const char *base;
-    split(c->sb_path, parent, sizeof parent, &base);
     unsigned uid = 0, gid = 0;
-    int n = sscanf(c->user, "%u:%u", &uid, &gid);
+    int n = sscanf(user, "%u:%u", &uid, &gid);
     if (n == 1)
         gid = uid;
     else if (n < 1)
         uid = gid = 0;
+    return dk_tar_tree(dir, base, uid, gid, tar, len, err);
+}
+
+int dk_put_archive(dk_engine_t *e, const char *container, const char *parent, const char *tar,
+                   size_t len, dk_resp_t *r)
+{
+    char enc[PATH_MAX * 3], path[PATH_MAX * 3 + 400];
+    dk_urlencode(parent, enc, sizeof enc);
+    snprintf(path, sizeof path, "/containers/%s/archive?path=%s", container, enc);
+    return dk_request(e, "PUT", path, "application/x-tar", tar, len, 0, r);
+}
+
+static void copy_in_work(copy_op_t *c)
+{
+    dk_op_t *op = &c->op;
+    char parent[PATH_MAX];
+    const char *base;
+    dk_split_path(c->sb_path, parent, sizeof parent, &base);
     char *tar = NULL;
     size_t len = 0;
     agentd_err_t err = {{0}};
-    op->rc = dk_tar_tree(c->host_path, base, uid, gid, &tar, &len, &err);
+    op->rc = dk_tar_as(c->host_path, base, c->user, &tar, &len, &err);
     if (op->rc != 0) {
         snprintf(op->msg, sizeof op->msg, "copy in: %.400s", err.msg);
         return;
     }
-    dk_urlencode(parent, enc, sizeof enc);
-    snprintf(path, sizeof path, "/containers/%s/archive?path=%s", c->name, enc);
     dk_resp_t r;
-    op->rc = dk_request(&op->pl->engine, "PUT", path, "application/x-tar", tar, len, 0, &r);
+    op->rc = dk_put_archive(&op->pl->engine, c->name, parent, tar, len, &r);
     free(tar);
     if (op->rc != 0)
         snprintf(op->msg, sizeof op->msg, "copy in to %.150s: %.300s", c->sb_path, r.msg);

@@ -331,19 +331,13 @@ static int copy_in(create_op_t *c)
 {
     dk_op_t *op = &c->op;
     const char *ws = c->sb->workspace;
-    const char *base = strrchr(ws, '/');
-    char parent[PATH_MAX], enc[PATH_MAX * 3], path[PATH_MAX * 3 + 400];
-    snprintf(parent, sizeof parent, "%.*s", base != ws ? (int)(base - ws) : 1, ws);
-    unsigned uid = 0, gid = 0;
-    int n = sscanf(c->sb->user, "%u:%u", &uid, &gid);
-    if (n == 1)
-        gid = uid;
-    else if (n < 1)
-        uid = gid = 0;
+    const char *base;
+    char parent[PATH_MAX], path[400];
+    dk_split_path(ws, parent, sizeof parent, &base);
     char *tar = NULL;
     size_t len = 0;
     agentd_err_t err = {{0}};
-    int rc = dk_tar_tree(ws, base + 1, uid, gid, &tar, &len, &err);
+    int rc = dk_tar_as(ws, base, c->sb->user, &tar, &len, &err);
     if (rc != 0) {
         op->rc = rc;
         snprintf(op->msg, sizeof op->msg, "copy in: %.400s", err.msg);
@@ -366,9 +360,7 @@ static int copy_in(create_op_t *c)
     free(text);
     if (rc == 0) {
         dk_resp_free(&r);
-        dk_urlencode(parent, enc, sizeof enc);
-        snprintf(path, sizeof path, "/containers/%s/archive?path=%s", copier, enc);
-        rc = dk_request(&op->pl->engine, "PUT", path, "application/x-tar", tar, len, 0, &r);
+        rc = dk_put_archive(&op->pl->engine, copier, parent, tar, len, &r);
     }
     free(tar);
     if (rc != 0) {

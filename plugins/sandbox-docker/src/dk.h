@@ -179,6 +179,17 @@ int dk_copy_in(agentd_sandbox_t *sb, const char *host_path, const char *sandbox_
                agentd_done_cb cb, void *ud, agentd_err_t *err);
 int dk_copy_out(agentd_sandbox_t *sb, const char *sandbox_path, const char *host_path,
                 agentd_done_cb cb, void *ud, agentd_err_t *err);
+/* parent: path's folder ("/" for a top-level name); *base: its last name
+ * (inside path). */
+void dk_split_path(const char *path, char *parent, size_t plen, const char **base);
+/* dk_tar_tree of dir under base/, owned by user ("uid[:gid]"; gid = uid
+ * when alone; root when not numeric). */
+int dk_tar_as(const char *dir, const char *base, const char *user, char **tar, size_t *len,
+              agentd_err_t *err);
+/* PUTs a tar into the container at parent (archive endpoint); r.msg says
+ * why when it fails. */
+int dk_put_archive(dk_engine_t *e, const char *container, const char *parent, const char *tar,
+                   size_t len, dk_resp_t *r);
 /* Replace folder `dir` by `staged` (renames; the old tree is removed). */
 int dk_swap_dir(const char *dir, const char *staged, agentd_err_t *err);
 /* rm -rf that never follows a symlink. */
