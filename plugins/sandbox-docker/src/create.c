@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "dk.h"
+#include "plugin_envfile.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -582,7 +583,8 @@ static void create_done(dk_op_t *op)
         cb(ud, rc, NULL, msg);
         return;
     }
-    if (dk_envfile_save(pl, sb->id, sb->env) != 0)
+    if (plugin_envfile_save(pl->api->state_dir(pl->host), sb->id,
+                            (const char *const *)sb->env) != 0)
         pl->api->log(pl->host, AGENTD_LOG_WARN,
                      "sandbox %s: cannot keep its environment for a later adopt", sb->id);
     dk_sandbox_link(sb);

@@ -199,12 +199,6 @@ void dk_rmtree(const char *path);
 
 int dk_valid_id(const char *id);
 
-/* envfile.c: a sandbox's profile environment kept for adopt (0600, in the
- * state directory). save: 0 or an AGENTD_E* code; load: never NULL unless
- * out of memory (empty when there is no file). */
-int dk_envfile_save(dk_plugin_t *pl, const char *id, char *const *env);
-char **dk_envfile_load(dk_plugin_t *pl, const char *id);
-void dk_envfile_remove(dk_plugin_t *pl, const char *id);
 char *dk_strdup(const char *s);       /* NULL stays NULL */
 char **dk_strv_dup(const char *const *v);
 char **dk_strv_concat(char **a, const char *const *b); /* frees a */

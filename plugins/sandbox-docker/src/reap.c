@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "dk.h"
+#include "plugin_envfile.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -170,7 +171,7 @@ static agentd_sandbox_t *adopted(one_op_t *o, agentd_err_t *err)
     sb->workspace = dk_strdup(label(o->labels, "workspace"));
     sb->user = dk_strdup(label(o->labels, "user"));
     sb->volume = dk_strdup(label(o->labels, "volume"));
-    sb->env = dk_envfile_load(o->op.pl, o->id);
+    sb->env = plugin_envfile_load(o->op.pl->api->state_dir(o->op.pl->host), o->id);
     const char *dl = label(o->labels, "deadline_ms"), *cr = label(o->labels, "created_ms");
     sb->deadline_ms = dl != NULL ? strtoull(dl, NULL, 10) : 0;
     sb->created_ms = cr != NULL ? strtoull(cr, NULL, 10) : 0;
@@ -199,7 +200,7 @@ static void one_done(dk_op_t *op)
         else
             op->pl->api->log(op->pl->host, AGENTD_LOG_INFO, "reaped container %s", o->name);
         if (op->rc == 0)
-            dk_envfile_remove(op->pl, o->id);
+            plugin_envfile_remove(op->pl->api->state_dir(op->pl->host), o->id);
         o->reap_cb(o->ud, op->rc);
     } else {
         agentd_err_t err = {{0}};

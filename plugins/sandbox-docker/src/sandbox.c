@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "dk.h"
+#include "plugin_envfile.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -79,7 +80,7 @@ static void simple_done(dk_op_t *op)
     if (rc != 0)
         op->pl->api->log(op->pl->host, AGENTD_LOG_WARN, "%s: %s", s->what, op->msg);
     if (s->free_sb != NULL && rc == 0)
-        dk_envfile_remove(op->pl, s->free_sb->id);
+        plugin_envfile_remove(op->pl->api->state_dir(op->pl->host), s->free_sb->id);
     dk_sandbox_free(s->free_sb);
     if (s->cb != NULL)
         s->cb(s->ud, rc);

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #endif
 #include "ssh.h"
+#include "plugin_envfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,7 +231,8 @@ static void on_adopt_connected(void *ud, int status, const char *msg)
         /* The environment it was created with, its secrets read again. */
         agentd_err_t err = {{0}};
         ssh_strv_free(op->sb->env_src);
-        op->sb->env_src = ssh_envfile_load(op->pl, op->sb->id);
+        op->sb->env_src =
+            plugin_envfile_load(op->pl->api->state_dir(op->pl->host), op->sb->id);
         int rc = op->sb->env_src != NULL ? ssh_env_resolve(op->pl, op->sb, &err)
                                          : agentd_err_set(&err, AGENTD_ENOMEM, "out of memory");
         if (rc != 0) {

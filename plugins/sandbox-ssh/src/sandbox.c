@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #endif
 #include "ssh.h"
+#include "plugin_envfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,8 @@ static void create_done(create_op_t *op, int status, const char *msg)
             op->host->load--;
         ssh_sandbox_forget(sb);
         sb = NULL;
-    } else if (ssh_envfile_save(op->pl, sb->id, (const char *const *)sb->env_src) != 0) {
+    } else if (plugin_envfile_save(op->pl->api->state_dir(op->pl->host), sb->id,
+                                   (const char *const *)sb->env_src) != 0) {
         op->pl->api->log(op->pl->host, AGENTD_LOG_WARN,
                          "sandbox %s: cannot keep its environment for a later adopt", sb->id);
     }
@@ -527,7 +529,7 @@ static void remove_finish(remove_op_t *op, int status)
 {
     op->host->pl->removals--;
     if (status == 0)
-        ssh_envfile_remove(op->host->pl, op->id);
+        plugin_envfile_remove(op->host->pl->api->state_dir(op->host->pl->host), op->id);
     if (op->cb != NULL)
         op->cb(op->ud, status);
     free(op->id);

@@ -264,12 +264,6 @@ int ssh_remove_dir(ssh_host_t *h, const char *id, agentd_done_cb cb, void *ud,
 /* env := env_src with every ${secret:NAME} value read now (create, adopt). */
 int ssh_env_resolve(ssh_plugin_t *pl, agentd_sandbox_t *sb, agentd_err_t *err);
 
-/* envfile.c: env_src kept for adopt (0600, in the state directory). save:
- * 0 or an AGENTD_E* code; load: NULL only when out of memory (empty when
- * there is no file). */
-int ssh_envfile_save(ssh_plugin_t *pl, const char *id, const char *const *src);
-char **ssh_envfile_load(ssh_plugin_t *pl, const char *id);
-void ssh_envfile_remove(ssh_plugin_t *pl, const char *id);
 
 /* Free without waiting for the remote side (fini). */
 void ssh_sandbox_forget(agentd_sandbox_t *sb);

@@ -1,10 +1,7 @@
-/* A sandbox's profile environment, kept in the plugin's state directory
- * (<state>/env/<sandbox id>.json, mode 0600) from create to destroy, so that
- * a sandbox adopted after a restart gives its commands the same environment
- * as one this agentd created. The values are kept as the profile wrote them:
- * `${secret:NAME}` references stay references and are resolved at each exec.
- * Loop thread; the files are small. */
+/* A sandbox's environment kept for adopt (plugin_envfile.h). */
 #define _GNU_SOURCE
+#include "plugin_envfile.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,12 +12,11 @@
 
 #include <jansson.h>
 
-#include "dk.h"
+#include <agentd/abi.h>
 
-static int env_path(dk_plugin_t *pl, const char *id, char *buf, size_t n, int mkdir_too)
+static int env_path(const char *dir, const char *id, char *buf, size_t n, int mkdir_too)
 {
-    const char *dir = pl->api->state_dir(pl->host);
-    if (dir == NULL || !dk_valid_id(id))
+    if (dir == NULL || id == NULL || id[0] == '\0' || id[0] == '.' || strchr(id, '/') != NULL)
         return -1;
     if (mkdir_too) {
         snprintf(buf, n, "%s/env", dir);
@@ -30,10 +26,10 @@ static int env_path(dk_plugin_t *pl, const char *id, char *buf, size_t n, int mk
     return snprintf(buf, n, "%s/env/%s.json", dir, id) < (int)n ? 0 : -1;
 }
 
-int dk_envfile_save(dk_plugin_t *pl, const char *id, char *const *env)
+int plugin_envfile_save(const char *state_dir, const char *id, const char *const *env)
 {
     char path[PATH_MAX], tmp[PATH_MAX + 8];
-    if (env_path(pl, id, path, sizeof path, 1) != 0)
+    if (env_path(state_dir, id, path, sizeof path, 1) != 0)
         return AGENTD_EIO;
     json_t *arr = json_array();
     for (size_t i = 0; arr != NULL && env != NULL && env[i] != NULL; i++)
@@ -54,26 +50,34 @@ int dk_envfile_save(dk_plugin_t *pl, const char *id, char *const *env)
     return rc;
 }
 
-char **dk_envfile_load(dk_plugin_t *pl, const char *id)
+char **plugin_envfile_load(const char *state_dir, const char *id)
 {
     char path[PATH_MAX];
-    json_t *arr = env_path(pl, id, path, sizeof path, 0) == 0 ? json_load_file(path, 0, NULL)
-                                                              : NULL;
-    char **env = dk_strv_dup(NULL);
-    size_t i;
+    json_t *arr = env_path(state_dir, id, path, sizeof path, 0) == 0
+                      ? json_load_file(path, 0, NULL)
+                      : NULL;
+    size_t n = json_array_size(arr), k = 0, i;
+    char **env = calloc(n + 1, sizeof *env);
     json_t *v;
     json_array_foreach(arr, i, v) {
-        const char *one[] = {json_string_value(v), NULL};
-        if (env != NULL && one[0] != NULL)
-            env = dk_strv_concat(env, one);
+        if (env == NULL || !json_is_string(v))
+            continue;
+        if ((env[k] = strdup(json_string_value(v))) != NULL) {
+            k++;
+            continue;
+        }
+        while (k > 0)
+            free(env[--k]);
+        free(env);
+        env = NULL;
     }
     json_decref(arr);
     return env;
 }
 
-void dk_envfile_remove(dk_plugin_t *pl, const char *id)
+void plugin_envfile_remove(const char *state_dir, const char *id)
 {
     char path[PATH_MAX];
-    if (env_path(pl, id, path, sizeof path, 0) == 0)
+    if (env_path(state_dir, id, path, sizeof path, 0) == 0)
         unlink(path);
 }
