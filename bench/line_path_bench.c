@@ -22,7 +22,6 @@
  * callgrind, collecting only the measured part:
  *   valgrind --tool=callgrind --toggle-collect=run_lines bin/line_path_bench --lines 20000
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,16 +31,12 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "config/config.h"
 #include "core/context.h"
-#include "plugins/registry.h"
 #include "secrets/secrets.h"
 #include "sessions/runtime.h"
 #include "sessions/session_internal.h"
 
-#ifndef LINE_BENCH_PLUGIN_DIR
-#define LINE_BENCH_PLUGIN_DIR ""
-#endif
+#include "bench_host.h"
 
 /* ---- counting allocations ------------------------------------------------- */
 
@@ -105,58 +100,10 @@ static const char CLAUDE[] =
 /* ---- the host ------------------------------------------------------------------ */
 
 typedef struct bench {
-    host_ctx_t ctx;
-    host_runtime_t rt;
+    bench_host_t h;
     host_session_t *s;
     unsigned long listened;
 } bench_t;
-
-static void on_stopped(void *ud)
-{
-    *(int *)ud = 1;
-}
-
-static int open_host(bench_t *b, const char *dir)
-{
-    char text[2048];
-    snprintf(text, sizeof text,
-             "{\"data_dir\": \"%s/var\", \"log\": {\"level\": \"warn\"},"
-             " \"plugins\": {\"dirs\": [\"%s\"], \"load\": [\"sandbox-seccomp\"]},"
-             " \"sandboxes\": {\"local\": {\"plugin\": \"sandbox-seccomp\"}},"
-             " \"default_sandbox\": \"local\"}",
-             dir, LINE_BENCH_PLUGIN_DIR);
-    host_config_t *cfg = NULL;
-    host_diags_t diags = {0};
-    if (host_config_load_text(text, strlen(text), "line_path_bench.json", &cfg, &diags) != 0) {
-        host_diags_print(&diags, stderr);
-        host_diags_free(&diags);
-        return -1;
-    }
-    host_diags_free(&diags);
-    if (host_ctx_init(&b->ctx, cfg, stderr) != 0)
-        return -1;
-    agentd_err_t err = {{0}};
-    if (host_registry_load(b->ctx.registry) != 0 ||
-        host_runtime_open(&b->ctx, &b->rt, &err) != 0) {
-        fprintf(stderr, "line_path_bench: %s\n", err.msg[0] ? err.msg : "plugins refused");
-        host_ctx_close(&b->ctx);
-        return -1;
-    }
-    for (int i = 0; i < 8; i++)
-        uv_run(&b->ctx.loop, UV_RUN_NOWAIT);
-    return 0;
-}
-
-static void close_host(bench_t *b)
-{
-    host_runtime_close(&b->rt);
-    int stopped = 0;
-    b->ctx.stopping = 1;
-    host_registry_stop(b->ctx.registry, 5000, on_stopped, &stopped);
-    while (!stopped && uv_run(&b->ctx.loop, UV_RUN_ONCE) != 0)
-        ;
-    host_ctx_close(&b->ctx);
-}
 
 static void on_listen(void *ud, const host_event_t *ev)
 {
@@ -187,17 +134,9 @@ __attribute__((noinline)) void run_lines(bench_t *b, const char *tmpl, unsigned 
         len += tail;
         session_agent_line(b->s, line, len, 0);
         if (i % batch == batch - 1)
-            uv_run(&b->ctx.loop, UV_RUN_NOWAIT); /* check phase: commit, fan-out */
+            uv_run(&b->h.ctx.loop, UV_RUN_NOWAIT); /* check phase: commit, fan-out */
     }
-    uv_run(&b->ctx.loop, UV_RUN_NOWAIT);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    uv_run(&b->h.ctx.loop, UV_RUN_NOWAIT);
 }
 
 int main(int argc, char **argv)
@@ -230,38 +169,32 @@ int main(int argc, char **argv)
         return 2;
     }
     char dir[256];
-    if (given != NULL)
-        snprintf(dir, sizeof dir, "%s", given);
-    else
-        snprintf(dir, sizeof dir, "/tmp/line-path-bench-%d", (int)getpid());
-    if (host_mkdir_p(dir, 0700) != 0) {
-        fprintf(stderr, "line_path_bench: cannot create %s\n", dir);
+    if (bench_scratch_dir("line_path_bench", given, dir, sizeof dir) != 0)
         return 1;
-    }
     bench_t b = {0};
-    if (open_host(&b, dir) != 0)
+    if (bench_host_open(&b.h, "line_path_bench", dir, "") != 0)
         return 1;
     agentd_err_t err = {{0}};
     for (unsigned i = 0; i < nsecrets; i++) {
         char name[32], value[64];
         snprintf(name, sizeof name, "BENCH_TOKEN_%u", i);
         snprintf(value, sizeof value, "sk-bench-%08x-%u-7f3a9c1e5b2d", i * 2654435761u, i);
-        if (host_secrets_set(b.rt.secrets, name, value, strlen(value), NULL, &err) != 0) {
+        if (host_secrets_set(b.h.rt.secrets, name, value, strlen(value), NULL, &err) != 0) {
             fprintf(stderr, "line_path_bench: secret: %s\n", err.msg);
             return 1;
         }
     }
     json_t *settings = json_pack("{s:s}", "name", "line-path-bench");
     char id[HOST_SESSION_ID_MAX];
-    if (settings == NULL || host_sessions_create(b.rt.sessions, settings, id, &err) != 0) {
+    if (settings == NULL || host_sessions_create(b.h.rt.sessions, settings, id, &err) != 0) {
         fprintf(stderr, "line_path_bench: create: %s\n", err.msg);
         return 1;
     }
     json_decref(settings);
-    b.s = session_find(b.rt.sessions, id);
+    b.s = session_find(b.h.rt.sessions, id);
     host_event_listener_t *l = NULL;
-    host_event_log_flush(b.rt.log, NULL);
-    host_event_log_listen(b.rt.log, on_listen, &b, &l);
+    host_event_log_flush(b.h.rt.log, NULL);
+    host_event_log_listen(b.h.rt.log, on_listen, &b, &l);
 
     /* Warm-up (statements, caches, the session's first rows). */
     run_lines(&b, tmpl, 1000, batch);
@@ -277,10 +210,10 @@ int main(int argc, char **argv)
     if (COUNTING)
         printf("  allocations: %.2f per line\n", (double)(a1 - a0) / (double)lines);
     printf("  events fanned out: %lu\n", got);
-    host_event_log_unlisten(b.rt.log, l);
-    close_host(&b);
+    host_event_log_unlisten(b.h.rt.log, l);
+    bench_host_close(&b.h);
     if (given == NULL)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bench_rmtree(dir);
     if (got != lines) {
         fprintf(stderr, "line_path_bench: %lu events for %lu lines\n", got, lines);
         return 1;

@@ -14,7 +14,6 @@
  * under 100 KB per idle session with 1,000 open.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +23,10 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "config/config.h"
 #include "core/context.h"
-#include "plugins/registry.h"
 #include "sessions/runtime.h"
 
-#ifndef SESS_BENCH_PLUGIN_DIR
-#define SESS_BENCH_PLUGIN_DIR ""
-#endif
+#include "bench_host.h"
 
 static long rss_kib(void)
 {
@@ -51,58 +46,6 @@ static long heap_bytes(void)
     return (long)m.uordblks;
 }
 
-static void on_stopped(void *ud)
-{
-    *(int *)ud = 1;
-}
-
-static int open_host(host_ctx_t *ctx, host_runtime_t *rt, const char *dir, unsigned n)
-{
-    char text[2048];
-    snprintf(text, sizeof text,
-             "{\"data_dir\": \"%s/var\", \"log\": {\"level\": \"warn\"},"
-             " \"plugins\": {\"dirs\": [\"%s\"], \"load\": [\"sandbox-seccomp\"]},"
-             " \"sandboxes\": {\"local\": {\"plugin\": \"sandbox-seccomp\"}},"
-             " \"default_sandbox\": \"local\", \"limits\": {\"max_sessions\": %u}}",
-             dir, SESS_BENCH_PLUGIN_DIR, n + 16 > 10000 ? 10000 : n + 16);
-    host_config_t *cfg = NULL;
-    host_diags_t diags = {0};
-    if (host_config_load_text(text, strlen(text), "sessions_bench.json", &cfg, &diags) != 0) {
-        host_diags_print(&diags, stderr);
-        host_diags_free(&diags);
-        return -1;
-    }
-    host_diags_free(&diags);
-    if (host_ctx_init(ctx, cfg, stderr) != 0)
-        return -1;
-    agentd_err_t err = {{0}};
-    if (host_registry_load(ctx->registry) != 0) {
-        fprintf(stderr, "sessions_bench: the sandbox-seccomp plugin was refused\n");
-        host_ctx_close(ctx);
-        return -1;
-    }
-    if (host_runtime_open(ctx, rt, &err) != 0) {
-        fprintf(stderr, "sessions_bench: %s\n", err.msg);
-        host_ctx_close(ctx);
-        return -1;
-    }
-    /* Let start-up work (the reaper's listing, first commits) settle. */
-    for (int i = 0; i < 8; i++)
-        uv_run(&ctx->loop, UV_RUN_NOWAIT);
-    return 0;
-}
-
-static void close_host(host_ctx_t *ctx, host_runtime_t *rt)
-{
-    host_runtime_close(rt);
-    int stopped = 0;
-    ctx->stopping = 1;
-    host_registry_stop(ctx->registry, 5000, on_stopped, &stopped);
-    while (!stopped && uv_run(&ctx->loop, UV_RUN_ONCE) != 0)
-        ;
-    host_ctx_close(ctx);
-}
-
 static void report(const char *what, unsigned n, long rss0, long rss1, long heap0, long heap1)
 {
     printf("%s\n", what);
@@ -110,14 +53,6 @@ static void report(const char *what, unsigned n, long rss0, long rss1, long heap
            rss1 - rss0, (double)(rss1 - rss0) / (double)n);
     printf("  heap %6ld -> %6ld KiB: %+ld KiB, %.1f KiB per session\n", heap0 / 1024,
            heap1 / 1024, (heap1 - heap0) / 1024, (double)(heap1 - heap0) / 1024.0 / (double)n);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
 }
 
 int main(int argc, char **argv)
@@ -138,19 +73,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "sessions_bench: --sessions from 1 to 9984\n");
         return 2;
     }
-    char dir[256];
-    if (given != NULL)
-        snprintf(dir, sizeof dir, "%s", given);
-    else
-        snprintf(dir, sizeof dir, "/tmp/sessions-bench-%d", (int)getpid());
-    if (host_mkdir_p(dir, 0700) != 0) {
-        fprintf(stderr, "sessions_bench: cannot create %s\n", dir);
+    char dir[256], limits[64];
+    if (bench_scratch_dir("sessions_bench", given, dir, sizeof dir) != 0)
         return 1;
-    }
+    snprintf(limits, sizeof limits, ", \"limits\": {\"max_sessions\": %u}",
+             n + 16 > 10000 ? 10000 : n + 16);
 
-    host_ctx_t ctx;
-    host_runtime_t rt;
-    if (open_host(&ctx, &rt, dir, n) != 0)
+    bench_host_t h;
+    if (bench_host_open(&h, "sessions_bench", dir, limits) != 0)
         return 1;
     malloc_trim(0);
     long rss0 = rss_kib(), heap0 = heap_bytes();
@@ -161,23 +91,23 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < n; i++) {
         snprintf(name, sizeof name, "bench-%u", i);
         json_object_set_new(settings, "name", json_string(name));
-        if (host_sessions_create(rt.sessions, settings, id, &err) != 0) {
+        if (host_sessions_create(h.rt.sessions, settings, id, &err) != 0) {
             fprintf(stderr, "sessions_bench: create %u: %s\n", i, err.msg);
             return 1;
         }
         /* Sessions come over time, not in one loop iteration. */
         if (i % 50 == 49)
-            uv_run(&ctx.loop, UV_RUN_NOWAIT);
+            uv_run(&h.ctx.loop, UV_RUN_NOWAIT);
     }
     double create_ms = (double)(uv_hrtime() - t0) / 1e6;
     json_decref(settings);
-    host_event_log_flush(rt.log, NULL);
-    uv_run(&ctx.loop, UV_RUN_NOWAIT);
+    host_event_log_flush(h.rt.log, NULL);
+    uv_run(&h.ctx.loop, UV_RUN_NOWAIT);
     malloc_trim(0);
     long rss1 = rss_kib(), heap1 = heap_bytes();
     host_event_log_stats_t st;
-    host_event_log_stats(rt.log, &st);
-    json_t *list = host_sessions_list(rt.sessions);
+    host_event_log_stats(h.rt.log, &st);
+    json_t *list = host_sessions_list(h.rt.sessions);
     size_t listed = json_array_size(list);
     json_decref(list);
     printf("sessions_bench: %u idle sessions (created without a prompt: no agent runs)\n", n);
@@ -185,7 +115,7 @@ int main(int argc, char **argv)
     report("after create (host_sessions_create x N, events committed):", n, rss0, rss1, heap0,
            heap1);
     printf("  event log's own state: %.0f bytes per session\n", (double)st.memory / n);
-    close_host(&ctx, &rt);
+    bench_host_close(&h);
     if (listed != n) {
         fprintf(stderr, "sessions_bench: %zu sessions listed, %u created\n", listed, n);
         return 1;
@@ -194,16 +124,16 @@ int main(int argc, char **argv)
     /* A restarted host: the same sessions loaded from the database. */
     malloc_trim(0);
     long rss2 = rss_kib(), heap2 = heap_bytes();
-    if (open_host(&ctx, &rt, dir, n) != 0)
+    if (bench_host_open(&h, "sessions_bench", dir, limits) != 0)
         return 1;
     malloc_trim(0);
     long rss3 = rss_kib(), heap3 = heap_bytes();
-    list = host_sessions_list(rt.sessions);
+    list = host_sessions_list(h.rt.sessions);
     listed = json_array_size(list);
     json_decref(list);
     report("after a restart (runtime opened over the N stored sessions; includes the "
            "runtime itself):", n, rss2, rss3, heap2, heap3);
-    close_host(&ctx, &rt);
+    bench_host_close(&h);
     if (listed != n) {
         fprintf(stderr, "sessions_bench: %zu sessions loaded, %u stored\n", listed, n);
         return 1;
@@ -212,6 +142,6 @@ int main(int argc, char **argv)
     printf("result: %.1f KiB per idle session (target < 100 KiB): %s\n", per,
            per < 100.0 ? "ok" : "OVER");
     if (given == NULL)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bench_rmtree(dir);
     return 0;
 }
