@@ -23,10 +23,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "config/config.h"
-#include "core/context.h"
-#include "plugins/profiles.h"
-#include "plugins/registry.h"
+#include "sandbox_host.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -36,10 +33,7 @@
 #include <uv.h>
 
 typedef struct t {
-    host_ctx_t ctx;
-    host_profile_t prof;
-    const agentd_sandbox_vtable_t *vt;
-    void *self;
+    test_sandbox_host_t h;
     const char *ws;
     int failed;
     agentd_sandbox_t *sb;
@@ -67,7 +61,7 @@ static int wait_until(t_t *t, const int *flag, unsigned ms)
 {
     uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000u;
     while (!*flag && uv_hrtime() < end)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(1000);
     return *flag;
 }
 
@@ -80,7 +74,7 @@ static int wait_out(t_t *t, const char *s, unsigned ms)
 {
     uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000u;
     while (!out_has(t, s) && uv_hrtime() < end)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(1000);
     return out_has(t, s);
 }
 
@@ -104,13 +98,13 @@ static int create(t_t *t, const char *id, const char *session, uint32_t timeout_
 {
     agentd_sandbox_spec_t spec = {
         .size = sizeof spec, .sandbox_id = id, .session_id = session,
-        .profile_name = t->prof.name, .profile_json = t->prof.settings_json,
-        .profile_len = strlen(t->prof.settings_json), .workspace = t->ws,
+        .profile_name = t->h.prof.name, .profile_json = t->h.prof.settings_json,
+        .profile_len = strlen(t->h.prof.settings_json), .workspace = t->ws,
         .timeout_s = timeout_s};
     agentd_err_t err = {{0}};
     t->sb = NULL;
     t->create_status = 0;
-    if (t->vt->create(t->self, &spec, on_created, t, &err) != 0) {
+    if (t->h.vt->create(t->h.self, &spec, on_created, t, &err) != 0) {
         printf("create: %s\n", err.msg);
         return -1;
     }
@@ -163,7 +157,7 @@ static int run(t_t *t, const char *script)
     t->out_len = 0;
     t->out_eof = t->err_eof = t->exited = 0;
     t->io.size = sizeof t->io;
-    if (t->vt->exec(t->self, t->sb, &spec, on_exit_cb, t, &t->ex, &t->io, &err) != 0) {
+    if (t->h.vt->exec(t->h.self, t->sb, &spec, on_exit_cb, t, &t->ex, &t->io, &err) != 0) {
         printf("exec: %s\n", err.msg);
         return -1;
     }
@@ -177,7 +171,7 @@ static void release(t_t *t)
 {
     if (t->ex == NULL)
         return;
-    t->vt->exec_release(t->self, t->ex);
+    t->h.vt->exec_release(t->h.self, t->ex);
     t->io.in.ops->close(t->io.in.impl, NULL, NULL);
     t->io.out.ops->close(t->io.out.impl, NULL, NULL);
     t->io.err.ops->close(t->io.err.impl, NULL, NULL);
@@ -194,7 +188,7 @@ static void on_destroyed(void *ud, int status)
 static void destroy(t_t *t)
 {
     t->destroyed = 0;
-    if (t->sb != NULL && t->vt->destroy(t->self, t->sb, on_destroyed, t, NULL) == 0)
+    if (t->sb != NULL && t->h.vt->destroy(t->h.self, t->sb, on_destroyed, t, NULL) == 0)
         wait_until(t, &t->destroyed, 30000);
     t->sb = NULL;
 }
@@ -214,7 +208,7 @@ static const char *list(t_t *t)
 {
     t->listing[0] = '\0';
     t->listed = 0;
-    if (t->vt->list(t->self, on_list, t, NULL) == 0)
+    if (t->h.vt->list(t->h.self, on_list, t, NULL) == 0)
         wait_until(t, &t->listed, 30000);
     printf("listing: %s\n", t->listing);
     return t->listing;
@@ -244,7 +238,7 @@ static void scenario_control(t_t *t)
            "sleep 0.05; done");
     check(t, wait_out(t, "tick3", 20000), "a command runs and its output streams");
     agentd_err_t err = {{0}};
-    check(t, t->vt->signal(t->self, t->sb, AGENTD_SIG_PAUSE, &err) == 0, "pause accepted");
+    check(t, t->h.vt->signal(t->h.self, t->sb, AGENTD_SIG_PAUSE, &err) == 0, "pause accepted");
     int paused = 0;
     for (int i = 0; i < 100 && !(paused = listed_as(t, "vt-control", "paused")); i++)
         usleep(50000);
@@ -252,22 +246,22 @@ static void scenario_control(t_t *t)
     /* Paused: nothing more arrives (what was in flight may still land). */
     uint64_t end = uv_hrtime() + 300000000ull;
     while (uv_hrtime() < end)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(1000);
     size_t seen = t->out_len;
     end = uv_hrtime() + 700000000ull;
     while (uv_hrtime() < end)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(1000);
     check(t, t->out_len == seen, "pause: no output while paused");
-    check(t, t->vt->signal(t->self, t->sb, AGENTD_SIG_RESUME, &err) == 0, "resume accepted");
+    check(t, t->h.vt->signal(t->h.self, t->sb, AGENTD_SIG_RESUME, &err) == 0, "resume accepted");
     end = uv_hrtime() + 10000000000ull;
     while (t->out_len == seen && uv_hrtime() < end)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(1000);
     check(t, t->out_len > seen, "resume: output continues");
     int running = 0;
     for (int i = 0; i < 100 && !(running = listed_as(t, "vt-control", "running")); i++)
         usleep(50000);
     check(t, running, "resume: the container runs");
-    check(t, t->vt->exec_signal(t->self, t->ex, AGENTD_SIG_INTERRUPT, &err) == 0,
+    check(t, t->h.vt->exec_signal(t->h.self, t->ex, AGENTD_SIG_INTERRUPT, &err) == 0,
           "interrupt accepted");
     wait_until(t, &t->exited, 20000);
     wait_until(t, &t->out_eof, 5000);
@@ -278,7 +272,7 @@ static void scenario_control(t_t *t)
     /* stop during a turn: the runner's escalation, TERM to every process */
     run(t, "trap 'echo terminated; exit 7' TERM; echo up; while :; do sleep 0.05; done");
     check(t, wait_out(t, "up", 20000), "second command runs");
-    check(t, t->vt->signal(t->self, t->sb, AGENTD_SIG_TERMINATE, &err) == 0,
+    check(t, t->h.vt->signal(t->h.self, t->sb, AGENTD_SIG_TERMINATE, &err) == 0,
           "terminate accepted");
     wait_until(t, &t->exited, 20000);
     check(t, t->exited && t->exit_code == 7 && out_has(t, "terminated"),
@@ -289,12 +283,12 @@ static void scenario_control(t_t *t)
     run(t, "head -c 3000000 /dev/zero | tr '\\000' 'x'; echo END");
     uint64_t start = uv_hrtime();
     while (t->out_len < 100000 && uv_hrtime() - start < 20000000000ull)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(500);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(500);
     t->io.out.ops->read_stop(t->io.out.impl);
     size_t at_stop = t->out_len;
     end = uv_hrtime() + 500000000ull;
     while (uv_hrtime() < end)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(1000);
     check(t, t->out_len == at_stop && !t->exited,
           "backpressure: no data while the reader says not now, and the command waits");
     t->io.out.ops->read_start(t->io.out.impl, on_out, t);
@@ -313,7 +307,7 @@ static void scenario_control(t_t *t)
         t->out_len = 0;
         t->out_eof = t->exited = 0;
         t->io.size = sizeof t->io;
-        int rc = t->vt->exec(t->self, t->sb, &spec, on_exit_cb, t, &t->ex, &t->io, &err);
+        int rc = t->h.vt->exec(t->h.self, t->sb, &spec, on_exit_cb, t, &t->ex, &t->io, &err);
         check(t, rc == 0, "exec with stdin");
         t->io.in.ops->write(t->io.in.impl, "line one\n", 9, NULL, NULL);
         t->io.in.ops->shutdown(t->io.in.impl);
@@ -363,7 +357,7 @@ static void scenario_timeout(t_t *t)
     const char *argv[] = {"/bin/true", NULL};
     agentd_exec_spec_t spec = {.size = sizeof spec, .argv = argv};
     agentd_exec_io_t io2 = {.size = sizeof io2};
-    check(t, t->vt->exec(t->self, t->sb, &spec, on_exit_cb, t, &ex2, &io2, &err) ==
+    check(t, t->h.vt->exec(t->h.self, t->sb, &spec, on_exit_cb, t, &ex2, &io2, &err) ==
                  AGENTD_ETIMEDOUT, "timeout: no more commands");
     wait_until(t, &t->out_eof, 5000);
     release(t);
@@ -389,7 +383,7 @@ static void scenario_adopt(t_t *t, const char *id)
     check(t, listed_as(t, id, "running"), "list after restart: running");
     t->create_status = 0;
     agentd_err_t err = {{0}};
-    check(t, t->vt->adopt(t->self, id, on_created, t, &err) == 0, "adopt accepted");
+    check(t, t->h.vt->adopt(t->h.self, id, on_created, t, &err) == 0, "adopt accepted");
     wait_until(t, &t->create_status, 30000);
     check(t, t->create_status == 1 && t->sb != NULL, "adopted");
     if (t->sb == NULL) {
@@ -417,13 +411,13 @@ static void scenario_reap(t_t *t, const char *id)
 {
     check(t, listed_as(t, id, "running"), "list after restart: the orphan is running");
     t->reaped = 0;
-    check(t, t->vt->reap(t->self, id, on_reaped, t, NULL) == 0, "reap accepted");
+    check(t, t->h.vt->reap(t->h.self, id, on_reaped, t, NULL) == 0, "reap accepted");
     wait_until(t, &t->reaped, 30000);
     check(t, t->reaped == 1, "reaped");
     check(t, strstr(list(t), id) == NULL, "list no longer has it");
     t->create_status = 0;
     agentd_err_t err = {{0}};
-    if (t->vt->adopt(t->self, id, on_created, t, &err) == 0)
+    if (t->h.vt->adopt(t->h.self, id, on_created, t, &err) == 0)
         wait_until(t, &t->create_status, 30000);
     check(t, t->create_status == AGENTD_ENOENT, "a reaped sandbox cannot be adopted");
 }
@@ -449,7 +443,7 @@ static void scenario_copy(t_t *t, const char *host_dir)
     snprintf(back, sizeof back, "%s/copied-back.txt", host_dir);
     snprintf(back_dir, sizeof back_dir, "%s/copied-back-dir", host_dir);
     t->reaped = 0;
-    check(t, t->vt->copy_in(t->self, t->sb, src, dst, on_copied, t, &err) == 0,
+    check(t, t->h.vt->copy_in(t->h.self, t->sb, src, dst, on_copied, t, &err) == 0,
           "copy_in accepted");
     wait_until(t, &t->reaped, 30000);
     check(t, t->reaped == 1, "copy_in done");
@@ -462,17 +456,17 @@ static void scenario_copy(t_t *t, const char *host_dir)
     char from[700];
     snprintf(from, sizeof from, "%s/new.txt", dst);
     t->reaped = 0;
-    check(t, t->vt->copy_out(t->self, t->sb, from, back, on_copied, t, &err) == 0,
+    check(t, t->h.vt->copy_out(t->h.self, t->sb, from, back, on_copied, t, &err) == 0,
           "copy_out of a file accepted");
     wait_until(t, &t->reaped, 30000);
     check(t, t->reaped == 1, "copy_out of a file done");
     t->reaped = 0;
-    check(t, t->vt->copy_out(t->self, t->sb, dst, back_dir, on_copied, t, &err) == 0,
+    check(t, t->h.vt->copy_out(t->h.self, t->sb, dst, back_dir, on_copied, t, &err) == 0,
           "copy_out of a folder accepted");
     wait_until(t, &t->reaped, 30000);
     check(t, t->reaped == 1, "copy_out of a folder done");
     t->reaped = 0;
-    check(t, t->vt->copy_in(t->self, t->sb, "relative", dst, on_copied, t, &err) ==
+    check(t, t->h.vt->copy_in(t->h.self, t->sb, "relative", dst, on_copied, t, &err) ==
                  AGENTD_EINVAL, "copy_in refuses a relative path");
     destroy(t);
     check(t, t->destroyed && t->destroy_status == 0, "destroy");
@@ -495,29 +489,11 @@ static void scenario_session(t_t *t, const char *id)
 
 static int open_host(t_t *t, const char *config)
 {
-    host_config_t *cfg = NULL;
-    host_diags_t d = {0};
-    int rc = host_config_load(config, &cfg, &d);
-    if (rc == 0)
-        rc = host_ctx_init(&t->ctx, cfg, stderr);
-    if (rc == 0)
-        rc = host_registry_load(t->ctx.registry);
-    if (rc == 0)
-        rc = host_profile_resolve(t->ctx.registry, t->ctx.config, "test", &t->prof, &d);
-    host_diags_print(&d, stderr);
-    host_diags_free(&d);
-    if (rc != 0)
+    if (test_sandbox_host_open_file(&t->h, config, "test") != 0)
         return -1;
-    t->ctx.event_sink = sink;
-    t->ctx.event_sink_ud = t;
-    t->vt = &t->prof.plugin->vt.sandbox;
-    t->self = t->prof.plugin->self;
+    t->h.ctx.event_sink = sink;
+    t->h.ctx.event_sink_ud = t;
     return 0;
-}
-
-static void on_stopped(void *ud)
-{
-    *(int *)ud = 1;
 }
 
 int main(int argc, char **argv)
@@ -548,13 +524,8 @@ int main(int argc, char **argv)
         scenario_session(t, id);
     else
         check(t, 0, "known scenario");
-    host_profile_clear(&t->prof);
-    int stopped = 0;
-    t->ctx.stopping = 1;
-    host_registry_stop(t->ctx.registry, 10000, on_stopped, &stopped);
-    while (!stopped && uv_run(&t->ctx.loop, UV_RUN_ONCE) != 0)
-        ;
-    host_ctx_close(&t->ctx);
+    test_sandbox_host_stop(&t->h, 10000);
+    test_sandbox_host_close(&t->h);
     free(t->out);
     int failed = t->failed;
     free(t);

@@ -11,10 +11,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "config/config.h"
-#include "core/context.h"
-#include "plugins/profiles.h"
-#include "plugins/registry.h"
+#include "sandbox_host.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,10 +25,7 @@
 #include <uv.h>
 
 typedef struct t {
-    host_ctx_t ctx;
-    host_profile_t prof;
-    const agentd_sandbox_vtable_t *vt;
-    void *self;
+    test_sandbox_host_t h;
     char tmp[128], ws[160];
     int passed, failed;
     /* the sandbox and command under test */
@@ -64,7 +58,7 @@ static int wait_until(t_t *t, const int *flag, unsigned ms)
 {
     uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000u;
     while (!*flag && uv_hrtime() < end)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(1000);
     return *flag;
 }
 
@@ -94,13 +88,13 @@ static int create(t_t *t, const char *id, const char *session, uint32_t timeout_
 {
     agentd_sandbox_spec_t spec = {
         .size = sizeof spec, .sandbox_id = id, .session_id = session,
-        .profile_name = t->prof.name, .profile_json = t->prof.settings_json,
-        .profile_len = strlen(t->prof.settings_json), .workspace = t->ws,
+        .profile_name = t->h.prof.name, .profile_json = t->h.prof.settings_json,
+        .profile_len = strlen(t->h.prof.settings_json), .workspace = t->ws,
         .model_api_url = "http://127.0.0.1:9", .timeout_s = timeout_s};
     agentd_err_t err = {{0}};
     t->sb = NULL;
     t->create_status = 0;
-    if (t->vt->create(t->self, &spec, on_created, t, &err) != 0) {
+    if (t->h.vt->create(t->h.self, &spec, on_created, t, &err) != 0) {
         printf("create: %s\n", err.msg);
         return -1;
     }
@@ -140,7 +134,7 @@ static int run(t_t *t, const char *const *argv)
     t->out[0] = '\0';
     t->out_eof = t->exited = 0;
     t->io.size = sizeof t->io;
-    if (t->vt->exec(t->self, t->sb, &spec, on_exit_cb, t, &t->ex, &t->io, &err) != 0) {
+    if (t->h.vt->exec(t->h.self, t->sb, &spec, on_exit_cb, t, &t->ex, &t->io, &err) != 0) {
         printf("exec: %s\n", err.msg);
         return -1;
     }
@@ -151,7 +145,7 @@ static int run(t_t *t, const char *const *argv)
 
 static void release(t_t *t)
 {
-    t->vt->exec_release(t->self, t->ex);
+    t->h.vt->exec_release(t->h.self, t->ex);
     t->io.in.ops->close(t->io.in.impl, NULL, NULL);
     t->io.out.ops->close(t->io.out.impl, NULL, NULL);
     t->io.err.ops->close(t->io.err.impl, NULL, NULL);
@@ -168,7 +162,7 @@ static void on_destroyed(void *ud, int status)
 static void destroy(t_t *t)
 {
     t->destroyed = 0;
-    if (t->vt->destroy(t->self, t->sb, on_destroyed, t, NULL) == 0)
+    if (t->h.vt->destroy(t->h.self, t->sb, on_destroyed, t, NULL) == 0)
         wait_until(t, &t->destroyed, 15000);
     t->sb = NULL;
 }
@@ -207,10 +201,10 @@ static void test_pause_resume_interrupt(t_t *t)
     int ticking = 0;
     uint64_t end = uv_hrtime() + 10000000000ull;
     while (!(ticking = out_has(t, "tick2")) && uv_hrtime() < end)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(1000);
     check(t, ticking, "pause: the command is running");
     agentd_err_t err = {{0}};
-    check(t, t->vt->signal(t->self, t->sb, AGENTD_SIG_PAUSE, &err) == 0, "pause accepted");
+    check(t, t->h.vt->signal(t->h.self, t->sb, AGENTD_SIG_PAUSE, &err) == 0, "pause accepted");
     char state[32] = "";
     int frozen = 0;
     end = uv_hrtime() + 5000000000ull;
@@ -219,15 +213,15 @@ static void test_pause_resume_interrupt(t_t *t)
            uv_hrtime() < end)
         usleep(1000);
     check(t, frozen, "pause: the cgroup is frozen");
-    check(t, t->vt->signal(t->self, t->sb, AGENTD_SIG_RESUME, &err) == 0, "resume accepted");
+    check(t, t->h.vt->signal(t->h.self, t->sb, AGENTD_SIG_RESUME, &err) == 0, "resume accepted");
     frozen_state("api-pause", state, sizeof state);
     check(t, strcmp(state, "THAWED") == 0 || strcmp(state, "0") == 0, "resume: thawed");
     size_t seen = t->out_len;
     end = uv_hrtime() + 5000000000ull;
     while (t->out_len == seen && uv_hrtime() < end)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(1000);
     check(t, t->out_len > seen, "resume: output continues");
-    check(t, t->vt->exec_signal(t->self, t->ex, AGENTD_SIG_INTERRUPT, &err) == 0,
+    check(t, t->h.vt->exec_signal(t->h.self, t->ex, AGENTD_SIG_INTERRUPT, &err) == 0,
           "interrupt accepted");
     wait_until(t, &t->exited, 10000);
     wait_until(t, &t->out_eof, 10000);
@@ -277,7 +271,7 @@ static void test_destroy_running_and_events(t_t *t)
     if (run(t, sleeper) != 0)
         return;
     while (!out_has(t, "up") && !t->exited)
-        uv_run(&t->ctx.loop, UV_RUN_ONCE);
+        uv_run(&t->h.ctx.loop, UV_RUN_ONCE);
     destroy(t);
     check(t, t->destroyed && t->destroy_status == 0, "destroy with a command running");
     wait_until(t, &t->exited, 5000);
@@ -335,12 +329,12 @@ static void test_release_running(t_t *t)
         return;
     }
     while (!out_has(t, "up") && !t->exited)
-        uv_run(&t->ctx.loop, UV_RUN_ONCE);
+        uv_run(&t->h.ctx.loop, UV_RUN_ONCE);
     release(t);
     int gone = 0;
     uint64_t end = uv_hrtime() + 10000000000ull;
     while (!(gone = no_helper_left()) && uv_hrtime() < end)
-        uv_run(&t->ctx.loop, UV_RUN_NOWAIT), usleep(1000);
+        uv_run(&t->h.ctx.loop, UV_RUN_NOWAIT), usleep(1000);
     check(t, gone, "release of a running command: helper killed and reaped, no zombie");
     destroy(t);
     check(t, t->destroyed && t->destroy_status == 0, "destroy after release");
@@ -415,11 +409,11 @@ static void test_list_and_reap(t_t *t)
     check(t, make_orphan(t, &pid) == 0, "orphan made");
     t->listing[0] = '\0';
     t->listed = 0;
-    check(t, t->vt->list(t->self, on_list, t, NULL) == 0, "list accepted");
+    check(t, t->h.vt->list(t->h.self, on_list, t, NULL) == 0, "list accepted");
     wait_until(t, &t->listed, 5000);
     check(t, t->listed && strstr(t->listing, "orphan-1=running") != NULL, "list finds the orphan running");
     t->reaped = 0;
-    check(t, t->vt->reap(t->self, "orphan-1", on_reaped, t, NULL) == 0, "reap accepted");
+    check(t, t->h.vt->reap(t->h.self, "orphan-1", on_reaped, t, NULL) == 0, "reap accepted");
     wait_until(t, &t->reaped, 15000);
     check(t, t->reaped == 1, "reap done");
     int status = 0;
@@ -427,7 +421,7 @@ static void test_list_and_reap(t_t *t)
                  WTERMSIG(status) == SIGKILL, "the orphan's process was killed");
     t->listing[0] = '\0';
     t->listed = 0;
-    t->vt->list(t->self, on_list, t, NULL);
+    t->h.vt->list(t->h.self, on_list, t, NULL);
     wait_until(t, &t->listed, 5000);
     check(t, t->listed && strstr(t->listing, "orphan-1") == NULL, "list no longer has it");
 }
@@ -442,30 +436,13 @@ static int open_host(t_t *t)
                  "\"sandbox-seccomp\", \"ro_paths\": [\"%s\"]}}, \"default_sandbox\": \"t\"}",
                  t->tmp, SBX_PLUGIN_DIR, SBX_TEST_DIR) < 0)
         return -1;
-    host_config_t *cfg = NULL;
-    host_diags_t d = {0};
-    int rc = host_config_load_text(cfg_text, strlen(cfg_text), "<test>", &cfg, &d);
+    int rc = test_sandbox_host_open_text(&t->h, cfg_text, "<test>", "t");
     free(cfg_text);
-    if (rc == 0)
-        rc = host_ctx_init(&t->ctx, cfg, stderr);
-    if (rc == 0)
-        rc = host_registry_load(t->ctx.registry);
-    if (rc == 0)
-        rc = host_profile_resolve(t->ctx.registry, t->ctx.config, "t", &t->prof, &d);
-    host_diags_print(&d, stderr);
-    host_diags_free(&d);
     if (rc != 0)
         return -1;
-    t->ctx.event_sink = sink;
-    t->ctx.event_sink_ud = t;
-    t->vt = &t->prof.plugin->vt.sandbox;
-    t->self = t->prof.plugin->self;
+    t->h.ctx.event_sink = sink;
+    t->h.ctx.event_sink_ud = t;
     return 0;
-}
-
-static void on_stopped(void *ud)
-{
-    *(int *)ud = 1;
 }
 
 int main(void)
@@ -491,13 +468,8 @@ int main(void)
     static const char *const sleeper[] = {"/bin/sh", "-c", "echo up; exec sleep 100", NULL};
     int running = create(t, "api-stop", NULL, 0) == 0 && run(t, sleeper) == 0;
     while (running && !out_has(t, "up") && !t->exited)
-        uv_run(&t->ctx.loop, UV_RUN_ONCE);
-    host_profile_clear(&t->prof);
-    int stopped = 0;
-    t->ctx.stopping = 1;
-    host_registry_stop(t->ctx.registry, 5000, on_stopped, &stopped);
-    while (!stopped && uv_run(&t->ctx.loop, UV_RUN_ONCE) != 0)
-        ;
+        uv_run(&t->h.ctx.loop, UV_RUN_ONCE);
+    int stopped = test_sandbox_host_stop(&t->h, 5000);
     struct stat st;
     check(t, running && stopped && stat("/sys/fs/cgroup/pids/agentd-sbx-api-stop", &st) < 0 &&
                  stat("/sys/fs/cgroup/agentd-sbx-api-stop", &st) < 0,
@@ -506,7 +478,7 @@ int main(void)
     check(t, t->exited && t->exit_signal == SIGKILL, "stop: its command was killed");
     if (running)
         release(t);
-    host_ctx_close(&t->ctx);
+    test_sandbox_host_close(&t->h);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", t->tmp);
     if (system(cmd) != 0)

@@ -14,10 +14,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "config/config.h"
-#include "core/context.h"
-#include "plugins/profiles.h"
-#include "plugins/registry.h"
+#include "sandbox_host.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -38,10 +35,7 @@
     } while (0)
 
 typedef struct t {
-    host_ctx_t ctx;
-    host_profile_t prof;
-    const agentd_sandbox_vtable_t *vt;
-    void *self;
+    test_sandbox_host_t h;
     /* the step in flight */
     int done, status;
     agentd_sandbox_t *sb;
@@ -57,54 +51,22 @@ typedef struct t {
     int nlisted;
 } t_t;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    CHECK(f != NULL, "cannot read %s", path);
-    char *buf = calloc(1, 1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static void open_host(t_t *t, const char *config)
 {
-    host_config_t *cfg = NULL;
-    host_diags_t d = {0};
-    char *text = slurp(config);
-    if (host_config_load_text(text, strlen(text), config, &cfg, &d) != 0 ||
-        host_ctx_init(&t->ctx, cfg, stderr) != 0 || host_registry_load(t->ctx.registry) != 0 ||
-        host_profile_resolve(t->ctx.registry, cfg, NULL, &t->prof, &d) != 0) {
-        host_diags_print(&d, stderr);
-        CHECK(0, "cannot load the config");
-    }
-    free(text);
-    t->vt = &t->prof.plugin->vt.sandbox;
-    t->self = t->prof.plugin->self;
-}
-
-static void on_stopped(void *ud)
-{
-    *(int *)ud = 1;
+    CHECK(test_sandbox_host_open_file(&t->h, config, NULL) == 0, "cannot load the config");
 }
 
 static void close_host(t_t *t)
 {
-    host_profile_clear(&t->prof);
-    int stopped = 0;
-    t->ctx.stopping = 1;
-    host_registry_stop(t->ctx.registry, 10000, on_stopped, &stopped);
-    while (!stopped && uv_run(&t->ctx.loop, UV_RUN_ONCE) != 0)
-        ;
-    host_ctx_close(&t->ctx);
+    test_sandbox_host_stop(&t->h, 10000);
+    test_sandbox_host_close(&t->h);
 }
 
 static void wait_done(t_t *t, const char *what)
 {
     uint64_t deadline = uv_hrtime() + 60ull * 1000000000ull;
     while (!t->done && uv_hrtime() < deadline)
-        uv_run(&t->ctx.loop, UV_RUN_ONCE);
+        uv_run(&t->h.ctx.loop, UV_RUN_ONCE);
     CHECK(t->done, "timed out waiting for %s", what);
     t->done = 0;
 }
@@ -176,11 +138,11 @@ static void on_exit_cb(void *ud, int64_t code, int sig)
 static int try_create(t_t *t, const char *id)
 {
     agentd_sandbox_spec_t spec = {
-        .size = sizeof spec, .sandbox_id = id, .profile_name = t->prof.name,
-        .profile_json = t->prof.settings_json, .profile_len = strlen(t->prof.settings_json),
+        .size = sizeof spec, .sandbox_id = id, .profile_name = t->h.prof.name,
+        .profile_json = t->h.prof.settings_json, .profile_len = strlen(t->h.prof.settings_json),
         .workspace = "/nonexistent-local-ws", .model_api_url = "http://127.0.0.1:9"};
     agentd_err_t err = {{0}};
-    CHECK(t->vt->create(t->self, &spec, on_created, t, &err) == 0, "create: %s", err.msg);
+    CHECK(t->h.vt->create(t->h.self, &spec, on_created, t, &err) == 0, "create: %s", err.msg);
     wait_done(t, "create");
     return t->status;
 }
@@ -188,11 +150,11 @@ static int try_create(t_t *t, const char *id)
 static void create(t_t *t, const char *id)
 {
     agentd_sandbox_spec_t spec = {
-        .size = sizeof spec, .sandbox_id = id, .profile_name = t->prof.name,
-        .profile_json = t->prof.settings_json, .profile_len = strlen(t->prof.settings_json),
+        .size = sizeof spec, .sandbox_id = id, .profile_name = t->h.prof.name,
+        .profile_json = t->h.prof.settings_json, .profile_len = strlen(t->h.prof.settings_json),
         .workspace = "/nonexistent-local-ws", .model_api_url = "http://127.0.0.1:9"};
     agentd_err_t err = {{0}};
-    CHECK(t->vt->create(t->self, &spec, on_created, t, &err) == 0, "create: %s", err.msg);
+    CHECK(t->h.vt->create(t->h.self, &spec, on_created, t, &err) == 0, "create: %s", err.msg);
     wait_done(t, "create");
     CHECK(t->status == 0, "create %s failed", id);
 }
@@ -208,7 +170,7 @@ static void start(t_t *t, const char *script)
     t->exited = 0;
     t->out_open = 1;
     t->io.size = sizeof t->io;
-    CHECK(t->vt->exec(t->self, t->sb, &spec, on_exit_cb, t, &t->ex, &t->io, &err) == 0,
+    CHECK(t->h.vt->exec(t->h.self, t->sb, &spec, on_exit_cb, t, &t->ex, &t->io, &err) == 0,
           "exec: %s", err.msg);
     t->io.in.ops->shutdown(t->io.in.impl);
     t->io.out.ops->read_start(t->io.out.impl, on_out, t);
@@ -219,7 +181,7 @@ static void finish(t_t *t)
 {
     while (!(t->exited && !t->out_open))
         wait_done(t, "the command's end");
-    t->vt->exec_release(t->self, t->ex);
+    t->h.vt->exec_release(t->h.self, t->ex);
     t->io.in.ops->close(t->io.in.impl, NULL, NULL);
     t->io.out.ops->close(t->io.out.impl, NULL, NULL);
     t->io.err.ops->close(t->io.err.impl, NULL, NULL);
@@ -230,7 +192,7 @@ static void list(t_t *t)
 {
     agentd_err_t err = {{0}};
     t->nlisted = 0;
-    CHECK(t->vt->list(t->self, on_listed, t, &err) == 0, "list: %s", err.msg);
+    CHECK(t->h.vt->list(t->h.self, on_listed, t, &err) == 0, "list: %s", err.msg);
     wait_done(t, "list");
     CHECK(t->status == 0, "list failed: %s", agentd_strerror(t->status));
 }
@@ -279,7 +241,7 @@ int main(int argc, char **argv)
     list(o);
     CHECK(state_of(o, a) == NULL && state_of(o, b) == NULL, "another instance lists them");
     agentd_err_t oerr = {{0}};
-    CHECK(o->vt->reap(o->self, a, on_done, o, &oerr) == AGENTD_ENOENT,
+    CHECK(o->h.vt->reap(o->h.self, a, on_done, o, &oerr) == AGENTD_ENOENT,
           "another instance may reap: %s", oerr.msg);
     CHECK(try_create(o, a) != 0 && strstr(o->out, "already exists") != NULL,
           "another instance took the directory of %s: %s", a, o->out);
@@ -296,7 +258,7 @@ int main(int argc, char **argv)
     printf("ok list finds what the crashed agentd left (%s: running)\n", a);
 
     agentd_err_t err = {{0}};
-    CHECK(t->vt->adopt(t->self, a, on_created, t, &err) == 0, "adopt: %s", err.msg);
+    CHECK(t->h.vt->adopt(t->h.self, a, on_created, t, &err) == 0, "adopt: %s", err.msg);
     wait_done(t, "adopt");
     CHECK(t->status == 0 && t->sb != NULL, "adopt failed");
     start(t, "cat marker");
@@ -305,17 +267,17 @@ int main(int argc, char **argv)
     printf("ok adopt: commands run in the adopted sandbox, its files are there\n");
 
     start(t, "echo ready; exec sleep 200");
-    CHECK(t->vt->exec_signal(t->self, t->ex, AGENTD_SIG_INTERRUPT, &err) == 0, "interrupt: %s",
+    CHECK(t->h.vt->exec_signal(t->h.self, t->ex, AGENTD_SIG_INTERRUPT, &err) == 0, "interrupt: %s",
           err.msg);
     finish(t);
     CHECK(t->sig == SIGINT, "interrupt: exit %lld signal %d", (long long)t->code, t->sig);
     printf("ok interrupt reports SIGINT\n");
 
-    CHECK(t->vt->reap(t->self, a, on_done, t, &err) != 0, "reap of an adopted sandbox");
-    CHECK(t->vt->reap(t->self, b, on_done, t, &err) == 0, "reap: %s", err.msg);
+    CHECK(t->h.vt->reap(t->h.self, a, on_done, t, &err) != 0, "reap of an adopted sandbox");
+    CHECK(t->h.vt->reap(t->h.self, b, on_done, t, &err) == 0, "reap: %s", err.msg);
     wait_done(t, "reap");
     CHECK(t->status == 0, "reap failed: %s", agentd_strerror(t->status));
-    CHECK(t->vt->destroy(t->self, t->sb, on_done, t, &err) == 0, "destroy: %s", err.msg);
+    CHECK(t->h.vt->destroy(t->h.self, t->sb, on_done, t, &err) == 0, "destroy: %s", err.msg);
     wait_done(t, "destroy");
     CHECK(t->status == 0, "destroy failed: %s", agentd_strerror(t->status));
     list(t);
